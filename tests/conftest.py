@@ -1,0 +1,75 @@
+"""Session-wide fixtures: each stack variant is synthesized once and shared by every test module."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The variants users deploy: production defaults, without the table, a dev stack with alarm email.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "no_table": {"results_table": "false"},
+    "dev_with_email": {"env": "dev", "alarm_email": "ops@example.com", "upload_prefix": "incoming/"},
+}
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cdk-out")
+
+
+@pytest.fixture(scope="session")
+def synth_template(synth_dir: Path) -> Callable[..., dict[str, Any]]:
+    """Synthesizes a context once (bundling skipped) and returns its CloudFormation template as a dict."""
+    from stacks.app import create_app
+
+    cache: dict[str, dict[str, Any]] = {}
+
+    def synth(**context: Any) -> dict[str, Any]:
+        key = json.dumps(context, sort_keys=True)
+        if key not in cache:
+            outdir = synth_dir / f"variant-{len(cache)}"
+            app = create_app({"aws:cdk:bundling-stacks": [], **context}, outdir=str(outdir))
+            cache[key] = app.synth().stacks[0].template
+        return cache[key]
+
+    return synth
+
+
+@pytest.fixture(scope="session", params=list(VARIANTS))
+def any_template(
+    request: pytest.FixtureRequest, synth_template: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
+    """Every deployable variant, for checks that must hold for all of them."""
+    return synth_template(**VARIANTS[request.param])
+
+
+@pytest.fixture(scope="session")
+def bundled_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A real synthesis with local bundling: the cloud assembly folder, as `cdk synth` would write it."""
+    from stacks.app import create_app
+
+    outdir = tmp_path_factory.mktemp("cdk-out-bundled")
+    create_app({"aws:cdk:enable-asset-metadata": True}, outdir=str(outdir)).synth()
+    yield outdir
+
+
+@pytest.fixture(scope="session")
+def bundled_function_dir(bundled_assembly: Path) -> Path:
+    """The function's bundled asset folder (what Lambda runs), found through the template's asset metadata."""
+    template = json.loads(next(bundled_assembly.glob("*.template.json")).read_text())
+    functions = [
+        r for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.lambda_handler"
+    ]  # fmt: skip
+    assert len(functions) == 1
+    return bundled_assembly / functions[0]["Metadata"]["aws:asset:path"]

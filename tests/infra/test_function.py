@@ -1,0 +1,127 @@
+"""The recognition function and its role: every statement exactly, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.helpers import as_list, logical_id_of, only, resources, statements
+
+ROLE = "RecognitionRole"
+
+
+@pytest.fixture(scope="module")
+def template(synth_template: Any) -> dict[str, Any]:
+    return synth_template()
+
+
+@pytest.fixture(scope="module")
+def no_table(synth_template: Any) -> dict[str, Any]:
+    return synth_template(results_table="false")
+
+
+def _function(template: dict[str, Any]) -> dict[str, Any]:
+    return only(template, "AWS::Lambda::Function", Handler="handler.lambda_handler")[1]["Properties"]
+
+
+def test_runtime_architecture_and_limits(template: dict[str, Any]) -> None:
+    function = _function(template)
+    assert function["Runtime"] == "python3.14"
+    assert function["Architectures"] == ["arm64"]
+    assert function["MemorySize"] == 256
+    assert function["Timeout"] == 30
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["Role"] == {"Fn::GetAtt": [logical_id_of(template, ROLE), "Arn"]}
+
+
+def test_memory_and_timeout_follow_context(synth_template: Any) -> None:
+    function = _function(synth_template(memory_size="1024", timeout_seconds="60", tracing="false"))
+    assert (function["MemorySize"], function["Timeout"]) == (1024, 60)
+    assert "TracingConfig" not in function
+
+
+def test_environment_with_table(template: dict[str, Any]) -> None:
+    assert _function(template)["Environment"]["Variables"] == {
+        "MIN_CONFIDENCE": "0",
+        "REKOGNITION_RETRY_MODE": "standard",
+        "REKOGNITION_MAX_ATTEMPTS": "5",
+        "LOG_LEVEL": "INFO",
+        "RESULTS_TABLE_NAME": {"Ref": logical_id_of(template, "ResultsTable")},
+    }
+
+
+def test_environment_without_table(no_table: dict[str, Any]) -> None:
+    assert "RESULTS_TABLE_NAME" not in _function(no_table)["Environment"]["Variables"]
+
+
+def test_own_log_group_with_retention(template: dict[str, Any]) -> None:
+    log_group_id = logical_id_of(template, "RecognitionLogs")
+    assert template["Resources"][log_group_id]["Properties"] == {"RetentionInDays": 30}
+    assert _function(template)["LoggingConfig"] == {"LogGroup": {"Ref": log_group_id}}
+
+
+def test_async_failures_go_to_the_dead_letter_queue(template: dict[str, Any]) -> None:
+    dlq = logical_id_of(template, "IngestionDeadLetterQueue")
+    assert _function(template)["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq, "Arn"]}}
+
+
+def test_role_trusts_only_lambda_and_has_no_managed_policy(template: dict[str, Any]) -> None:
+    role = template["Resources"][logical_id_of(template, ROLE)]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+    assert "ManagedPolicyArns" not in role
+
+
+def _expected_statements(template: dict[str, Any], *, with_table: bool) -> list[dict[str, Any]]:
+    def arn(prefix: str) -> dict[str, Any]:
+        return {"Fn::GetAtt": [logical_id_of(template, prefix), "Arn"]}
+
+    expected = [
+        {"Sid": "WriteOwnLogs", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Effect": "Allow",
+         "Resource": arn("RecognitionLogs")},
+        # RecognizeCelebrities has no resource-level permissions.
+        {"Sid": "RecognizeCelebrities", "Action": "rekognition:RecognizeCelebrities", "Effect": "Allow",
+         "Resource": "*"},
+        {"Sid": "ReadImages", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Effect": "Allow",
+         "Resource": {"Fn::Join": ["", [arn("StorageImages"), "/*"]]}},
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": arn("IngestionDeadLetterQueue")},
+        # X-Ray has no resource-level permissions either.
+        {"Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Effect": "Allow", "Resource": "*"},
+        {"Action": ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl", "sqs:ReceiveMessage"], "Effect": "Allow",
+         "Resource": arn("IngestionQueue")},
+    ]  # fmt: skip
+    if with_table:
+        expected.insert(3, {"Sid": "WriteResults", "Action": "dynamodb:PutItem", "Effect": "Allow",
+                            "Resource": arn("ResultsTable")})  # fmt: skip
+    return expected
+
+
+def test_every_role_statement_exactly_with_table(template: dict[str, Any]) -> None:
+    assert statements(template, logical_id_of(template, ROLE)) == _expected_statements(
+        template, with_table=True
+    )
+
+
+def test_every_role_statement_exactly_without_table(no_table: dict[str, Any]) -> None:
+    actual = statements(no_table, logical_id_of(no_table, ROLE))
+    assert actual == _expected_statements(no_table, with_table=False)
+    assert not any("dynamodb" in action for s in actual for action in as_list(s["Action"]))
+
+
+def test_no_role_statement_has_a_wildcard_action(template: dict[str, Any]) -> None:
+    for statement in statements(template, logical_id_of(template, ROLE)):
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, statement
+
+
+def test_only_our_function_and_cdks_notification_helper_exist(template: dict[str, Any]) -> None:
+    descriptions = sorted(
+        f["Properties"]["Description"] for f in resources(template, "AWS::Lambda::Function").values()
+    )
+    assert descriptions == [
+        'AWS CloudFormation handler for "Custom::S3BucketNotifications" resources (@aws-cdk/aws-s3)',
+        "Recognizes celebrities in an S3 image with Amazon Rekognition",
+    ]

@@ -1,0 +1,49 @@
+"""Outputs the `celeb` client and the README rely on; nothing environment-specific baked in."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.infra.helpers import logical_id_of
+
+COMMON = {"ImagesBucketName", "FunctionName", "FunctionArn", "QueueUrl", "DeadLetterQueueUrl"}
+
+
+def test_outputs_with_table(synth_template: Any) -> None:
+    template = synth_template()
+    outputs = template["Outputs"]
+    assert set(outputs) == COMMON | {"ResultsTableName"}
+    assert outputs["ImagesBucketName"]["Value"] == {"Ref": logical_id_of(template, "StorageImages")}
+    function_id = logical_id_of(template, "RecognitionFunction")
+    assert outputs["FunctionName"]["Value"] == {"Ref": function_id}
+    assert outputs["FunctionArn"]["Value"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert outputs["ResultsTableName"]["Value"] == {"Ref": logical_id_of(template, "ResultsTable")}
+
+
+def test_outputs_without_table(synth_template: Any) -> None:
+    assert set(synth_template(results_table="false")["Outputs"]) == COMMON
+
+
+def test_no_hard_coded_account_region_or_arn(any_template: dict[str, Any]) -> None:
+    text = json.dumps(any_template["Resources"])
+    assert not re.search(r"\b\d{12}\b", text), "a 12-digit account id is baked into the template"
+    assert not re.search(r"\b(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d\b", text), "a region is baked in"
+    assert "arn:aws:" not in text, "an ARN with a fixed partition is baked in"
+
+
+def test_stack_name_is_configurable() -> None:
+    from stacks.app import create_app
+
+    app = create_app({"aws:cdk:bundling-stacks": [], "stack_name": "Celebs-Dev"})
+    assert [s.stack_name for s in app.synth().stacks] == ["Celebs-Dev"]
+
+
+def test_cdk_default_account_and_region_are_honoured(monkeypatch: Any) -> None:
+    from stacks.app import create_app
+
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "111122223333")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    stack = create_app({"aws:cdk:bundling-stacks": []}).node.find_child("CelebrityRecognition")
+    assert (stack.account, stack.region) == ("111122223333", "eu-west-1")
