@@ -89,8 +89,8 @@ class RecognitionFunction(Construct):
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="WriteResults",
-                    # Each result is one conditional TransactWriteItems of Puts: PutItem is all it needs.
-                    actions=["dynamodb:PutItem"],
+                    # Celebrity items with BatchWriteItem, then the conditional summary with PutItem.
+                    actions=["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
                     resources=[results.table_arn],
                 )
             )

@@ -25,7 +25,7 @@ def test_cdk_json_holds_a_default_for_every_setting() -> None:
         env="prod",
         results_table=True,
         memory_size=256,
-        timeout_seconds=30,
+        timeout_seconds=60,
         log_retention_days=30,
         tracing=True,
         min_confidence=0,

@@ -30,7 +30,7 @@ def test_runtime_architecture_and_limits(template: dict[str, Any]) -> None:
     assert function["Runtime"] == "python3.14"
     assert function["Architectures"] == ["arm64"]
     assert function["MemorySize"] == 256
-    assert function["Timeout"] == 30
+    assert function["Timeout"] == 60
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["Role"] == {"Fn::GetAtt": [logical_id_of(template, ROLE), "Arn"]}
 
@@ -94,8 +94,8 @@ def _expected_statements(template: dict[str, Any], *, with_table: bool) -> list[
          "Resource": arn("IngestionQueue")},
     ]  # fmt: skip
     if with_table:
-        expected.insert(3, {"Sid": "WriteResults", "Action": "dynamodb:PutItem", "Effect": "Allow",
-                            "Resource": arn("ResultsTable")})  # fmt: skip
+        expected.insert(3, {"Sid": "WriteResults", "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+                            "Effect": "Allow", "Resource": arn("ResultsTable")})  # fmt: skip
     return expected
 
 

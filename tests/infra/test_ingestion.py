@@ -28,8 +28,8 @@ def _queue(template: dict[str, Any], path: str) -> dict[str, Any]:
 def test_queue_encrypted_visibility_and_redrive(template: dict[str, Any]) -> None:
     queue = _queue(template, "IngestionQueue")
     assert queue["SqsManagedSseEnabled"] is True
-    # Six times the 30 s function timeout, plus the batching window.
-    assert queue["VisibilityTimeout"] == 181
+    # Six times the 60 s function timeout, plus the batching window.
+    assert queue["VisibilityTimeout"] == 361
     assert queue["RedrivePolicy"] == {
         "deadLetterTargetArn": {"Fn::GetAtt": [logical_id_of(template, "IngestionDeadLetterQueue"), "Arn"]},
         "maxReceiveCount": 3,

@@ -1,0 +1,51 @@
+"""Zipped size and contents of the function package, as CDK uploads it.
+
+.venv/bin/python -m bench --only asset
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+from bench.measure import ROOT, Row, time_command
+
+TARGET_BYTES = 1_000_000
+
+
+def bundle(out: Path) -> Path:
+    time_command([str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", "--output", str(out)])
+    template = json.loads(next(out.glob("*.template.json")).read_text())
+    [function] = [
+        r for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"].get("Handler") == "handler.lambda_handler"
+    ]  # fmt: skip
+    key = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    return out / f"asset.{key}"
+
+
+def zipped(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder))
+    return buffer.getvalue()
+
+
+def contents(folder: Path) -> list[str]:
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+
+
+def run() -> tuple[list[Row], list[str]]:
+    # One bundle is the figure: its size does not vary between runs.
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = bundle(Path(scratch) / "cdk.out")
+        size = len(zipped(folder))
+        listing = contents(folder)
+    row = Row("function package (zipped)", f"{size / 1000:.1f} kB", "-", "-", f"< {TARGET_BYTES / 1e6:g} MB",
+              size < TARGET_BYTES)  # fmt: skip
+    return [row], listing

@@ -1,0 +1,95 @@
+"""A local HTTP stand-in for Amazon Rekognition's RecognizeCelebrities (moto has none).
+
+The function reaches it through AWS_ENDPOINT_URL_REKOGNITION, so the real botocore client, its
+JSON protocol, its error parsing and its retry mode are all exercised. What it answers depends
+on the object key, so one burst can mix outcomes:
+
+- a key containing `noface`: no faces at all;
+- `throttle-once`: ThrottlingException on the first call for that key, then a normal answer;
+- `throttle-hard`: ThrottlingException on the first `hard_throttles` calls (more than the
+  function's retry attempts), then a normal answer;
+- anything else: two celebrities and one unrecognized face.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+TARGET = "RekognitionService.RecognizeCelebrities"
+
+
+def _face(left: float, confidence: float) -> dict[str, Any]:
+    return {
+        "BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": left, "Top": 0.1},
+        "Confidence": confidence,
+        "Landmarks": [],
+        "Pose": {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0},
+        "Quality": {"Brightness": 80.0, "Sharpness": 90.0},
+    }
+
+
+CELEBRITIES = {
+    "CelebrityFaces": [
+        {"Urls": ["www.wikidata.org/wiki/Q312556"], "Name": "Jeff Bezos", "Id": "1SK7cR8M",
+         "Face": _face(0.1, 99.9), "MatchConfidence": 99.5, "KnownGender": {"Type": "Male"}},
+        {"Urls": [], "Name": "Andy Jassy", "Id": "3Ir0du6", "Face": _face(0.5, 99.1),
+         "MatchConfidence": 97.25, "KnownGender": {"Type": "Male"}},
+    ],
+    "UnrecognizedFaces": [_face(0.8, 95.0)],
+}  # fmt: skip
+NO_FACES: dict[str, Any] = {"CelebrityFaces": [], "UnrecognizedFaces": []}
+
+
+class RekognitionStub:
+    def __init__(self, *, hard_throttles: int = 5) -> None:
+        self.hard_throttles = hard_throttles
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                status, payload = stub.answer(self.headers.get("X-Amz-Target", ""), body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def answer(self, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if target != TARGET:
+            return 400, {"__type": "UnknownOperationException", "message": target}
+        key = body.get("Image", {}).get("S3Object", {}).get("Name", "")
+        with self._lock:
+            self.calls[key] += 1
+            attempt = self.calls[key]
+        if ("throttle-once" in key and attempt == 1) or (
+            "throttle-hard" in key and attempt <= self.hard_throttles
+        ):
+            return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        return 200, NO_FACES if "noface" in key else CELEBRITIES
+
+    def __enter__(self) -> RekognitionStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
