@@ -89,8 +89,9 @@ class RecognitionFunction(Construct):
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="WriteResults",
-                    # Celebrity items with BatchWriteItem, then the conditional summary with PutItem.
-                    actions=["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+                    # GetItem answers a duplicate from its stored result (no second Rekognition call);
+                    # celebrity items go with BatchWriteItem, the conditional summary with PutItem.
+                    actions=["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
                     resources=[results.table_arn],
                 )
             )

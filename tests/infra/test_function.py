@@ -94,7 +94,8 @@ def _expected_statements(template: dict[str, Any], *, with_table: bool) -> list[
          "Resource": arn("IngestionQueue")},
     ]  # fmt: skip
     if with_table:
-        expected.insert(3, {"Sid": "WriteResults", "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
+        expected.insert(3, {"Sid": "WriteResults", "Action": ["dynamodb:BatchWriteItem", "dynamodb:GetItem",
+                                                         "dynamodb:PutItem"],
                             "Effect": "Allow", "Resource": arn("ResultsTable")})  # fmt: skip
     return expected
 

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote_plus
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 PROFILE = os.environ.get("HARNESS_PROFILE", "").split()
 RUNNER = Path(__file__).resolve().parent / "handler_runner.py"
@@ -27,14 +30,31 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (a free port), stopped on exit."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    """`moto_server` on 127.0.0.1 in its own process (its own interpreter lock, so it does not
+    compete with the test process), on a free port; stopped on exit."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        yield f"http://{host}:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not start on {url}") from None
+                time.sleep(0.1)
+        yield url
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def function_properties(template: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +85,7 @@ class Pipeline:
     table: str | None
     queue_url: str
     dead_letter_queue_url: str
+    visibility_timeout: int
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -184,7 +205,9 @@ def provision(
         QueueName=f"uploads-{suffix}",
         Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": json.dumps(redrive)},
     )["QueueUrl"]
-    return Pipeline(moto_url, rekognition_url, template, bucket, table, queue_url, dlq_url)
+    return Pipeline(
+        moto_url, rekognition_url, template, bucket, table, queue_url, dlq_url, visibility_timeout
+    )
 
 
 def runner_command(asset_dir: Path, *args: str) -> list[str]:
@@ -205,27 +228,38 @@ def invoke(pipeline: Pipeline, asset_dir: Path, events: list[Any]) -> list[dict[
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def start_drainers(
-    pipeline: Pipeline, asset_dir: Path, processes: int, batch_size: int
-) -> list[subprocess.Popen]:
-    return [
-        subprocess.Popen(
-            runner_command(
-                asset_dir, "drain", pipeline.queue_url, "--batch-size", str(batch_size), "--fast-backoff"
-            ),
-            env=pipeline.process_environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+@dataclass
+class Drainer:
+    """One runner process playing a concurrent invocation; its log lines go to a file, since a pipe
+    nobody reads yet would fill up and stall every drainer but the one being waited for."""
+
+    process: subprocess.Popen
+    log: IO[str]
+
+
+def start_drainers(pipeline: Pipeline, asset_dir: Path, processes: int, batch_size: int) -> list[Drainer]:
+    drainers = []
+    for _ in range(processes):
+        log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by wait_for)
+        command = runner_command(
+            asset_dir, "drain", pipeline.queue_url, "--batch-size", str(batch_size), "--fast-backoff",
+            # Outwait the visibility timeout, so messages handed back for retry are seen again.
+            "--idle-seconds", str(pipeline.visibility_timeout + 2),
+        )  # fmt: skip
+        process = subprocess.Popen(
+            command, env=pipeline.process_environment(), stdout=subprocess.PIPE, stderr=log, text=True
         )
-        for _ in range(processes)
-    ]
+        drainers.append(Drainer(process, log))
+    return drainers
 
 
-def wait_for(drainers: list[subprocess.Popen], timeout: float = 300) -> list[dict[str, Any]]:
+def wait_for(drainers: list[Drainer], timeout: float = 300) -> list[dict[str, Any]]:
+    """Each drainer's statistics, once the queue has stayed empty for its idle window."""
     stats = []
-    for process in drainers:
-        out, err = process.communicate(timeout=timeout)
-        assert process.returncode == 0, err
+    for drainer in drainers:
+        out, _ = drainer.process.communicate(timeout=timeout)
+        drainer.log.seek(0)
+        assert drainer.process.returncode == 0, drainer.log.read()[-5000:]
+        drainer.log.close()
         stats.append(json.loads(out.splitlines()[-1]))
     return stats

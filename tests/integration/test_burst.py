@@ -59,8 +59,9 @@ def test_burst_ends_with_one_result_per_image(
     moto_url: str, rekognition: RekognitionStub, bundled_assembly: Path, bundled_function_dir: Path
 ) -> None:
     template = json.loads(next(bundled_assembly.glob("*.template.json")).read_text())
-    # Long enough that no batch outlives it on a loaded moto (which would redeliver it early).
-    pipeline = provision(moto_url, rekognition.url, template, visibility_timeout=10)
+    # A batch of 10 takes about half a second here, well inside 4 s; messages handed back for
+    # retry come back after it (the drainers wait that long before they stop).
+    pipeline = provision(moto_url, rekognition.url, template, visibility_timeout=4)
     expected, bodies = build_burst(pipeline)
     assert len(expected) >= 500
 
@@ -90,7 +91,8 @@ def test_burst_ends_with_one_result_per_image(
     # Only the hard-throttled images came back in batchItemFailures, each until it succeeded.
     returned = sum(s["returned"] for s in stats)
     max_attempts = int(pipeline.function_environment()["REKOGNITION_MAX_ATTEMPTS"])
-    lost_receives = -(-rekognition.hard_throttles // max_attempts)  # receives whose every attempt was throttled
+    # Receives in which every one of the function's attempts was throttled.
+    lost_receives = -(-rekognition.hard_throttles // max_attempts)
     assert returned == THROTTLED_HARD * lost_receives
     assert all(rekognition.calls[f"burst/throttle-once-{i}.png"] == 2 for i in range(THROTTLED_ONCE))
     assert all(rekognition.calls[f"burst/text-{i}.jpg"] == 0 for i in range(NOT_AN_IMAGE))

@@ -1,0 +1,188 @@
+"""Bench of the Lambda function: cold import cost and warm per-invocation overhead.
+
+Run from the repository root (no AWS access needed, nothing leaves the machine)::
+
+    .venv/bin/python bench/handler_bench.py            # markdown table
+    .venv/bin/python bench/handler_bench.py --json     # machine-readable
+    .venv/bin/python bench/handler_bench.py --import-runs 21 --calls 2000 --naive-calls 200
+    .venv/bin/python -m bench.handler_bench --json                 # same, as a module
+
+1. Cold import: ``import handler`` in a fresh interpreter vs ``import boto3`` alone (the floor any
+   boto3 function pays), timed with perf_counter around the import, median of N interleaved runs.
+   Target: handler <= 1.25x boto3.
+2. Warm invocation: a direct invocation, AWS answered by botocore event hooks (handler_fakes).
+   Ours keeps its clients for the container's life; the baseline drops them before every call, as
+   the case study's handler did with ``boto3.client(...)`` inside ``lambda_handler``. Rows:
+   - with storage, faked at ``before-call`` (S3 GetObject, RecognizeCelebrities, then BatchWriteItem
+     for the celebrity items and PutItem for the summary);
+   - without storage, faked at ``before-call`` (the case study's calls plus the S3 probe);
+   - with storage, faked at ``before-send``: botocore's serialising, signing and parsing are paid
+     on both sides, so the ratio is lower; for information.
+   Target: >= 20x lower on the ``before-call`` rows. The two kinds of call are interleaved and the
+   GC is off while timing, as timeit does; medians of --calls and --naive-calls invocations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+LAMBDA_DIR = ROOT / "lambda"
+IMPORT_TARGET = 1.25
+WARM_TARGET = 20.0
+
+_TIMED_IMPORT = (
+    "import sys, time; sys.path.insert(0, {path!r}); t = time.perf_counter(); import {module}; "
+    "print(time.perf_counter() - t)"
+)
+
+
+def cold_import_seconds(module: str) -> float:
+    code = _TIMED_IMPORT.format(path=str(LAMBDA_DIR), module=module)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    return float(output.stdout.strip())
+
+
+def bench_imports(runs: int) -> dict[str, Any]:
+    handler_times, boto3_times = [], []
+    for _ in range(runs):  # interleaved so machine noise hits both alike
+        boto3_times.append(cold_import_seconds("boto3"))
+        handler_times.append(cold_import_seconds("handler"))
+    handler_s, boto3_s = statistics.median(handler_times), statistics.median(boto3_times)
+    ratio = handler_s / boto3_s
+    return {
+        "runs": runs,
+        "handler_ms": round(handler_s * 1000, 1),
+        "boto3_ms": round(boto3_s * 1000, 1),
+        "ratio": round(ratio, 3),
+        "target": f"<= {IMPORT_TARGET}x",
+        "ok": ratio <= IMPORT_TARGET,
+    }
+
+
+def _timed(invoke: Any) -> float:
+    started = time.perf_counter()
+    invoke()
+    return time.perf_counter() - started
+
+
+def _interleaved_medians(invoke: Any, calls: int, naive_calls: int, rebuild: Any) -> tuple[float, float]:
+    """Medians of cached-client calls and of calls that rebuild the clients first.
+
+    The two kinds alternate in blocks so load changes on the machine hit both alike, and the
+    garbage collector is off while timing, as timeit does.
+    """
+    ours: list[float] = []
+    naive: list[float] = []
+    per_block = max(1, calls // max(1, naive_calls))
+    gc.disable()
+    try:
+        while len(ours) < calls or len(naive) < naive_calls:
+            if len(naive) < naive_calls:
+                rebuild()
+                naive.append(_timed(invoke))
+            for _ in range(min(per_block, calls - len(ours))):
+                ours.append(_timed(invoke))
+    finally:
+        gc.enable()
+    return statistics.median(ours), statistics.median(naive)
+
+
+def bench_warm(depth: str, storage: bool, calls: int, naive_calls: int) -> dict[str, Any]:
+    # Both folders by path, so this works as a script and as ``python -m bench.handler_bench``.
+    for folder in (LAMBDA_DIR, HERE):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
+    import handler
+    from handler_fakes import BUCKET, KEY, TABLE, fake_session
+    from recognizer import clients
+
+    # Without a table the function makes the case study's calls (plus the S3 probe) and builds no
+    # DynamoDB client; with one it also writes the result.
+    os.environ.update(
+        {"RESULTS_TABLE_NAME": TABLE if storage else "", "LOG_LEVEL": "ERROR", "AWS_REGION": "us-east-1"}
+    )
+    clients.use_session(fake_session(depth))
+    event = {"bucket": BUCKET, "object_name": KEY}
+
+    def invoke() -> None:
+        result = handler.lambda_handler(event, None)
+        assert len(result["celebrities"]) == 2, result
+
+    invoke()  # first call builds the clients: that is the cold path, not measured here
+    # The rebuild keeps the session (and its parsed models), like boto3's default session that
+    # the case study's per-call boto3.client(...) reused.
+    ours, naive = _interleaved_medians(
+        invoke, calls, naive_calls, rebuild=lambda: clients.reset_clients(keep_session=True)
+    )
+    ratio = naive / ours
+    targeted = depth == "call"  # the "http" depth adds botocore's pipeline to both sides: information
+    return {
+        "aws_faked_at": depth,
+        "storage": storage,
+        "calls": calls,
+        "naive_calls": naive_calls,
+        "cached_clients_ms": round(ours * 1000, 3),
+        "clients_per_call_ms": round(naive * 1000, 3),
+        "ratio": round(ratio, 1),
+        "target": f">= {WARM_TARGET}x" if targeted else None,
+        "ok": ratio >= WARM_TARGET if targeted else None,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    imports = report["import"]
+    rows = [
+        "| measure | ours | baseline | ratio | target | met |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| cold import, median of {imports['runs']} | `import handler` {imports['handler_ms']} ms "
+        f"| `import boto3` {imports['boto3_ms']} ms | {imports['ratio']}x | {imports['target']} "
+        f"| {_met(imports['ok'])} |",
+    ]
+    for warm in report["warm"]:
+        rows.append(
+            f"| warm invocation, {'with' if warm['storage'] else 'without'} storage, AWS faked at "
+            f"{warm['aws_faked_at']}, median of {warm['calls']} "
+            f"/ {warm['naive_calls']} | cached clients {warm['cached_clients_ms']} ms "
+            f"| clients per call {warm['clients_per_call_ms']} ms | {warm['ratio']}x lower "
+            f"| {warm['target'] or '(info)'} | {_met(warm['ok'])} |"
+        )
+    return "\n".join(rows)
+
+
+def _met(ok: bool | None) -> str:
+    return "-" if ok is None else "yes" if ok else "NO"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a markdown table")
+    parser.add_argument("--import-runs", type=int, default=15, help="fresh interpreters per import (median)")
+    parser.add_argument("--calls", type=int, default=1000, help="warm invocations with cached clients")
+    parser.add_argument("--naive-calls", type=int, default=100, help="invocations that rebuild their clients")
+    args = parser.parse_args(argv)
+    report = {
+        "python": sys.version.split()[0],
+        "import": bench_imports(args.import_runs),
+        "warm": [
+            bench_warm(depth, storage, args.calls, args.naive_calls)
+            for depth, storage in (("call", True), ("call", False), ("http", True))
+        ],
+    }
+    print(json.dumps(report, indent=2) if args.json else markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

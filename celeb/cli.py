@@ -1,0 +1,267 @@
+"""The `celeb` command line (typer): recognize, results, backfill, info.
+
+Exit statuses are documented in celeb.errors.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from celeb import __version__, render
+from celeb.aws import Aws, explain
+from celeb.backfill import BackfillOptions, run_backfill
+from celeb.errors import CelebError, ConfigProblem, ExitCode, worst_exit_code
+from celeb.images import ImageRef, parse_s3_uri, resolve_targets
+from celeb.recognize import recognize_all
+from celeb.results import celebrity_appearances, image_history, scan_summaries
+from celeb.stack import DEFAULT_STACK, RESULTS_TABLE, StackOutputs, read_outputs
+
+app = typer.Typer(
+    name="celeb",
+    no_args_is_help=True,
+    add_completion=False,
+    # Locals of AWS calls can hold credentials: never print them in a traceback.
+    pretty_exceptions_show_locals=False,
+)
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    region: str | None
+    profile: str | None
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(int(code))
+
+
+def reports_errors(command: Command) -> Command:
+    """Every expected failure ends as one `error:` line and its exit status, not a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CelebError as exc:
+            _fail(exc.message, exc.exit_code)
+        except (BotoCoreError, ClientError) as exc:
+            error = explain(exc)
+            _fail(error.message, error.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", ExitCode.INTERRUPTED)
+
+    return run  # type: ignore[return-value]
+
+
+def _connect(ctx: typer.Context, *, max_concurrency: int = 1) -> tuple[Aws, StackOutputs]:
+    settings: Settings = ctx.obj
+    aws = Aws(settings.profile, settings.region, max_concurrency=max_concurrency)
+    return aws, read_outputs(aws.client("cloudformation"), settings.stack)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"celeb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    ctx: typer.Context,
+    stack: Annotated[
+        str, typer.Option(envvar="CELEB_STACK", help="The deployed stack whose outputs name the resources.")
+    ] = DEFAULT_STACK,
+    region: Annotated[
+        str | None, typer.Option(help="AWS region of the stack (default: AWS_REGION or the profile's).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile to use (default: AWS_PROFILE).")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Recognize celebrities in images with the deployed CelebrityRecognition stack.
+
+    Exit status: 0 ok, 1 recognition failed, 2 usage (bad option, missing file, not an image),
+    3 configuration (stack or output missing), 4 AWS access, 5 throttled, 130 interrupted.
+    """
+    ctx.obj = Settings(stack=stack, region=region, profile=profile)
+
+
+Concurrency = Annotated[
+    int, typer.Option("--max-concurrency", min=1, help="Images analyzed at the same time.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
+
+@app.command()
+@reports_errors
+def recognize(
+    ctx: typer.Context,
+    images: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH_OR_S3_URI",
+            help="Local JPEG/PNG files (uploaded to the images bucket) or s3://bucket/key URIs (used as is).",
+        ),
+    ],
+    prefix: Annotated[
+        str, typer.Option(help="Key prefix for uploads, used as is (include the trailing '/').")
+    ] = "",
+    as_json: AsJson = False,
+    max_concurrency: Concurrency = 4,
+) -> None:
+    """Upload local images and recognize the celebrities in each image."""
+    # Local files are checked before the stack is even looked up: a typo costs no AWS call.
+    targets = resolve_targets(images, prefix=prefix)
+    aws, outputs = _connect(ctx, max_concurrency=max_concurrency)
+    # Only local files need the images bucket; S3 URIs name their own.
+    bucket = outputs.bucket if any(target.upload for target in targets) else ""
+    with render.recognize_progress(render.stderr_console(), len(targets)) as advance:
+        outcomes = recognize_all(
+            aws,
+            targets,
+            bucket=bucket,
+            function_name=outputs.function_name,
+            max_concurrency=max_concurrency,
+            on_done=advance,
+        )
+    if as_json:
+        render.print_json(render.recognition_document(outcomes))
+    else:
+        console = render.stdout_console()
+        for outcome in outcomes:
+            render.print_recognition(console, outcome)
+    errors: list[CelebError] = []
+    for outcome in outcomes:
+        if outcome.error is not None:
+            errors.append(outcome.error)
+            typer.echo(f"error: {outcome.target.source}: {outcome.error.message}", err=True)
+    if errors:
+        raise typer.Exit(int(worst_exit_code(errors)))
+
+
+@app.command()
+@reports_errors
+def results(
+    ctx: typer.Context,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            help="Every analyzed version of one image: a key in the images bucket, or s3://bucket/key."
+        ),
+    ] = None,
+    celebrity: Annotated[
+        str | None, typer.Option(help="Every image a celebrity was recognized in (exact name: 'Jeff Bezos').")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Show stored results: all images, one image's versions, or one celebrity's images."""
+    aws, outputs = _connect(ctx)
+    table = outputs.require(RESULTS_TABLE)
+    dynamodb = aws.client("dynamodb")
+    ref: ImageRef | None = None
+    if image is not None:
+        ref = parse_s3_uri(image) or ImageRef(outputs.bucket, image)
+    if celebrity is not None:
+        items = celebrity_appearances(dynamodb, table, celebrity, image=ref, limit=limit)
+    elif ref is not None:
+        items = image_history(dynamodb, table, ref, limit=limit)
+    else:
+        items = scan_summaries(dynamodb, table, limit=limit)
+    if as_json:
+        render.print_json({"count": len(items), "items": items})
+        return
+    console = render.stdout_console()
+    if celebrity is not None:
+        render.print_appearances(console, celebrity, items, limit=limit)
+    elif ref is not None:
+        render.print_history(console, ref, items, limit=limit)
+    else:
+        render.print_summaries(console, items, limit=limit)
+
+
+@app.command()
+@reports_errors
+def backfill(
+    ctx: typer.Context,
+    prefix: Annotated[str, typer.Option(help="Only images whose key starts with this.")] = "",
+    rate: Annotated[
+        float, typer.Option(min=0.01, help="At most this many invocations per second (Rekognition's quota).")
+    ] = 5.0,
+    max_concurrency: Concurrency = 4,
+    all_images: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Analyze every image under the prefix, even with a result (needed without a table)."
+        ),
+    ] = False,
+) -> None:
+    """Analyze the images already in the bucket that have no result yet. Safe to stop and re-run."""
+    aws, outputs = _connect(ctx, max_concurrency=max_concurrency)
+    bucket = outputs.bucket
+    table = outputs.results_table
+    if table is None and not all_images:
+        raise ConfigProblem(
+            f"stack {outputs.stack_name!r} has no {RESULTS_TABLE} output (deployed without the results "
+            "table), so there is no way to know which images are done; pass --all to analyze every image"
+        )
+    options = BackfillOptions(
+        bucket=bucket,
+        function_name=outputs.function_name,
+        table=table,
+        prefix=prefix,
+        rate=rate,
+        max_concurrency=max_concurrency,
+        reprocess_all=all_images,
+    )
+    with render.backfill_progress(render.stderr_console(), f"s3://{bucket}/{prefix}") as progress:
+        summary = run_backfill(
+            aws,
+            options,
+            on_listed=progress.listed,
+            on_progress=progress.advance,
+            on_stopping=progress.stopping,
+        )
+    render.print_backfill_summary(render.stdout_console(), summary)
+    if summary.fatal is not None:
+        _fail(summary.fatal.message, summary.fatal.exit_code)
+    if summary.interrupted:
+        _fail(
+            f"interrupted: {summary.not_finished} image(s) not finished; run again to continue",
+            ExitCode.INTERRUPTED,
+        )
+    if summary.failed:
+        _fail(f"{len(summary.failed)} of {summary.found} image(s) failed (see above)", summary.exit_code)
+
+
+@app.command()
+@reports_errors
+def info(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """Show the stack's outputs: the resources every other command uses."""
+    _, outputs = _connect(ctx)
+    if as_json:
+        render.print_json(
+            {
+                "stack": outputs.stack_name,
+                "region": outputs.region,
+                "status": outputs.status,
+                "outputs": outputs.values,
+            }
+        )
+    else:
+        render.print_outputs(render.stdout_console(), outputs)
+
+
+def main() -> None:
+    app(prog_name="celeb")

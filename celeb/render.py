@@ -1,0 +1,334 @@
+"""Everything `celeb` shows: rich tables and progress on the terminal, or one JSON document."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from celeb.backfill import Summary
+from celeb.images import ImageRef
+from celeb.invoke import BoundingBox, Celebrity
+from celeb.recognize import Outcome
+from celeb.stack import StackOutputs
+
+
+def stdout_console() -> Console:
+    # Keys, names and error messages are data: with markup on, a key like "a[/b].jpg" would be
+    # read as rich markup (and fail); highlighting would colour numbers in them at random.
+    return Console(markup=False, highlight=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, markup=False, highlight=False)
+
+
+def print_json(document: Any) -> None:
+    # Plain print, not rich: JSON must not be wrapped or coloured when it is piped into jq.
+    print(json.dumps(document, indent=2, ensure_ascii=False), file=sys.stdout)
+
+
+def _version(version_id: Any) -> str:
+    return "-" if version_id in (None, "", "null") else str(version_id)
+
+
+def _count(number: int, thing: str) -> str:
+    plural = thing[:-1] + "ies" if thing.endswith("y") else thing + "s"
+    return f"{number} {thing if number == 1 else plural}"
+
+
+def _percent(value: Any) -> str:
+    if value is None:
+        return "-"
+    # Truncated, not rounded: a 99.998 match must not read as a certain 100%.
+    return f"{math.floor(float(value) * 100) / 100:.2f}%"
+
+
+def _when(iso: Any) -> str:
+    """An ISO timestamp to the second, for tables (JSON keeps the stored value)."""
+    try:
+        moment = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso or "")
+    if moment.utcoffset() == timedelta(0):
+        return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+    return moment.strftime("%Y-%m-%d %H:%M:%S%z")
+
+
+def _locate(items: list[dict[str, Any]]) -> tuple[str, Callable[[dict[str, Any]], str]]:
+    """Where the rows' images are, for the title, and each row's image: the bare key when all
+    rows share one bucket (the usual case), which keeps the table narrow."""
+    buckets = {item.get("bucket") for item in items}
+    if len(buckets) == 1:
+        return f" in s3://{buckets.pop()}/", lambda item: str(item.get("key"))
+    return "", lambda item: f"s3://{item.get('bucket')}/{item.get('key')}"
+
+
+def _short_version(version_id: Any) -> str:
+    # Like a short git hash: enough to tell versions apart in a list; --image shows them whole.
+    version = _version(version_id)
+    return version if len(version) <= 10 else version[:8] + "…"
+
+
+def _box(box: BoundingBox | dict[str, Any] | None) -> str:
+    if box is None:
+        return "-"
+    sides = dataclasses.asdict(box) if isinstance(box, BoundingBox) else box
+    # Ratios of the image's size, as Rekognition reports them.
+    return (
+        f"left {float(sides['left']):.3f}, top {float(sides['top']):.3f}\n"
+        f"{float(sides['width']):.3f} x {float(sides['height']):.3f}"
+    )
+
+
+# recognize
+
+
+def recognition_document(outcomes: list[Outcome]) -> dict[str, Any]:
+    """One JSON document for all images; failures carry the table's error fields."""
+    results = []
+    for outcome in outcomes:
+        entry: dict[str, Any] = {
+            "source": outcome.target.source,
+            "bucket": outcome.ref.bucket,
+            "key": outcome.ref.key,
+        }
+        if outcome.recognition is not None:
+            entry["status"] = "SUCCEEDED"
+            entry.update(dataclasses.asdict(outcome.recognition))
+        elif outcome.error is not None:
+            error = outcome.error
+            entry.update(status="FAILED", error_type=error.error_type, error_message=error.message)
+        results.append(entry)
+    return {"results": results}
+
+
+def print_recognition(console: Console, outcome: Outcome) -> None:
+    recognition = outcome.recognition
+    if recognition is None:
+        return
+    # Title and details as plain lines: a table's title and caption wrap to the table's width.
+    console.print(f"{outcome.ref.uri}  (version {_version(recognition.version_id)})", style="bold")
+    console.print(
+        f"analyzed at {_when(recognition.analyzed_at)} · {_count(len(recognition.celebrities), 'celebrity')}"
+        f" · {_count(recognition.unrecognized_faces, 'unrecognized face')}"
+    )
+    if not recognition.celebrities:
+        console.print("no celebrity recognized")
+        return
+    table = Table()
+    table.add_column("Name", style="bold")
+    table.add_column("Confidence", justify="right")
+    table.add_column("Bounding box (ratios)")
+    table.add_column("URLs", overflow="fold")
+    for celebrity in recognition.celebrities:
+        table.add_row(*_celebrity_row(celebrity))
+    console.print(table)
+
+
+def _celebrity_row(celebrity: Celebrity) -> tuple[str, str, str, str]:
+    return (
+        celebrity.name,
+        _percent(celebrity.confidence),
+        _box(celebrity.bounding_box),
+        "\n".join(celebrity.urls) or "-",
+    )
+
+
+# results
+
+
+def _celebrities_or_error(item: dict[str, Any]) -> str:
+    if item.get("status") == "FAILED":
+        return f"{item.get('error_type', '?')}: {item.get('error_message', '')}"
+    names = [f"{c.get('name')} ({_percent(c.get('confidence'))})" for c in item.get("celebrities") or []]
+    return "\n".join(names) or "-"
+
+
+def _limited(count: int, limit: int) -> str | None:
+    return f"first {limit} shown: raise --limit to see more" if count >= limit else None
+
+
+def print_history(console: Console, ref: ImageRef, items: list[dict[str, Any]], *, limit: int) -> None:
+    if not items:
+        console.print(f"no result for {ref.uri}")
+        return
+    table = Table(title=ref.uri, title_justify="left", caption=_limited(len(items), limit))
+    table.add_column("Analyzed at", no_wrap=True)
+    table.add_column("Version", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Celebrities or error", overflow="fold", min_width=20)
+    for item in items:
+        details = _celebrities_or_error(item)
+        if item.get("unrecognized_faces"):
+            details += f"\n+ {_count(int(item['unrecognized_faces']), 'unrecognized face')}"
+        table.add_row(
+            _when(item.get("analyzed_at")),
+            _version(item.get("version_id")),
+            str(item.get("status", "?")),
+            details,
+        )
+    console.print(table)
+
+
+def print_appearances(console: Console, name: str, items: list[dict[str, Any]], *, limit: int) -> None:
+    if not items:
+        console.print(f"no image with {name!r} (names match exactly, e.g. 'Jeff Bezos')")
+        return
+    where, image = _locate(items)
+    table = Table(
+        title=f"Images with {name}{where}", title_justify="left", caption=_limited(len(items), limit)
+    )
+    # Keys stay whole; the celebrities or error column is the one that wraps.
+    table.add_column("Image", no_wrap=True)
+    table.add_column("Version", no_wrap=True)
+    table.add_column("Confidence", justify="right")
+    table.add_column("Analyzed at", no_wrap=True)
+    for item in items:
+        table.add_row(
+            image(item),
+            _short_version(item.get("version_id")),
+            _percent(item.get("confidence")),
+            _when(item.get("analyzed_at")),
+        )
+    console.print(table)
+
+
+def print_summaries(console: Console, items: list[dict[str, Any]], *, limit: int) -> None:
+    if not items:
+        console.print("no results in the table yet")
+        return
+    where, image = _locate(items)
+    table = Table(title=f"Results{where}", title_justify="left", caption=_limited(len(items), limit))
+    # Keys stay whole; the celebrities or error column is the one that wraps. No version column
+    # here, for width: versions of one image differ by analysis time, and --image lists them.
+    table.add_column("Image", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Celebrities or error", overflow="fold")
+    table.add_column("Analyzed at", no_wrap=True)
+    for item in items:
+        table.add_row(
+            image(item),
+            str(item.get("status", "?")),
+            _celebrities_or_error(item),
+            _when(item.get("analyzed_at")),
+        )
+    console.print(table)
+
+
+# backfill
+
+
+class BackfillProgress:
+    """A rich progress bar fed from the worker threads (rich's Progress is thread-safe)."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress = progress
+        self._task = task
+
+    def listed(self, found: int) -> None:
+        self._progress.update(self._task, total=found, description="analyzing")
+
+    def advance(self, summary: Summary) -> None:
+        with summary.lock:
+            done, skipped, failed = len(summary.done), len(summary.skipped), len(summary.failed)
+        counts = f"done {done} · skipped {skipped} · failed {failed}"
+        finished = done + skipped + failed
+        self._progress.update(self._task, completed=finished, counts=counts)
+
+    def stopping(self) -> None:
+        self._progress.console.print("stopping: waiting for the invocations in flight to finish…")
+
+
+@contextmanager
+def backfill_progress(console: Console, location: str) -> Iterator[BackfillProgress]:
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),  # holds the user's prefix
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[counts]}"),
+        console=console,
+    )
+    with progress:
+        # No total while listing: the bar pulses until the number of images is known.
+        task = progress.add_task(f"listing {location}", total=None, counts="")
+        yield BackfillProgress(progress, task)
+
+
+def print_backfill_summary(console: Console, summary: Summary) -> None:
+    state = " (interrupted)" if summary.interrupted else ""
+    # A plain line, not a table title: a title wraps to the width of this narrow table.
+    console.print(f"Backfill of s3://{summary.bucket}/{summary.prefix}{state}")
+    counts = Table(show_header=False)
+    counts.add_column("what")
+    counts.add_column("count", justify="right")
+    counts.add_row("images found", str(summary.found))
+    counts.add_row("done", str(len(summary.done)))
+    counts.add_row("skipped (already had a result)", str(len(summary.skipped)))
+    counts.add_row("failed", str(len(summary.failed)))
+    if summary.not_finished:
+        counts.add_row("not finished", str(summary.not_finished))
+    console.print(counts)
+    groups = summary.failures_by_type()
+    if not groups:
+        return
+    failures = Table(title="Failures by error type", title_justify="left")
+    for column in ("Error type", "Image", "Reason"):
+        failures.add_column(column, overflow="fold")
+    for error_type, entries in groups.items():
+        for number, (key, reason) in enumerate(sorted(entries)):
+            failures.add_row(f"{error_type} ({len(entries)})" if number == 0 else "", key, reason)
+    console.print(failures)
+
+
+@contextmanager
+def recognize_progress(console: Console, total: int) -> Iterator[Any]:
+    """Yields a callback to count finished images; a bar only on a terminal, gone when done."""
+    if not console.is_terminal:
+        # Off a terminal a transient bar would leave a blank line behind and show nothing useful.
+        yield lambda outcome: None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("analyzing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("analyzing", total=total)
+        yield lambda outcome: progress.advance(task)
+
+
+def print_outputs(console: Console, outputs: StackOutputs) -> None:
+    title = f"Stack {outputs.stack_name} ({outputs.region}, {outputs.status})"
+    table = Table(title=title, title_justify="left")
+    table.add_column("Output")
+    table.add_column("Value", overflow="fold")
+    for key, value in sorted(outputs.values.items()):
+        table.add_row(key, value)
+    console.print(table)

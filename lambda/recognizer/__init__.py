@@ -1,0 +1,1 @@
+"""Celebrity recognition for images in S3: event parsing, checks, Rekognition, storage."""

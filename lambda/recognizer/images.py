@@ -1,0 +1,76 @@
+"""Checks on an object's leading bytes and size, so Rekognition is only called for plausible images.
+
+Pure functions over bytes: the S3 read lives in ``probe``.
+"""
+
+from __future__ import annotations
+
+import io
+
+import imagesize
+
+from recognizer.errors import (
+    EmptyImageError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    UnsupportedImageFormatError,
+)
+from recognizer.events import ImageRef
+
+HEAD_BYTES = 64 * 1024  # enough for PNG's IHDR and the SOF of most JPEGs
+MAX_IMAGE_BYTES = 15 * 1024 * 1024  # Rekognition's limit for images read from S3
+MIN_SIDE_PX = 80  # Rekognition's minimum for each side
+
+_SIGNATURES = {
+    "jpeg": b"\xff\xd8\xff",
+    "png": b"\x89PNG\r\n\x1a\n",
+}
+
+
+def detect_format(head: bytes) -> str | None:
+    """Name the format ("jpeg" or "png") from the magic bytes; extension and Content-Type are not trusted."""
+    for name, signature in _SIGNATURES.items():
+        if head.startswith(signature):
+            return name
+    return None
+
+
+def read_dimensions(head: bytes) -> tuple[int, int] | None:
+    """(width, height) when the header lies within ``head``, else None.
+
+    A JPEG whose SOF marker sits behind large EXIF/ICC segments is not measurable from 64 KB; such
+    images go to Rekognition, which has the last word.
+    """
+    width, height = imagesize.get(io.BytesIO(head))  # a str/bytes argument would be taken as a path
+    if width <= 0 or height <= 0:
+        return None
+    return width, height
+
+
+def check_image(ref: ImageRef, head: bytes, total_size: int) -> str:
+    """Raise the named error for anything Rekognition would reject; return the detected format."""
+    where = ref.describe()
+    named = {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id}
+    if total_size == 0 or not head:
+        raise EmptyImageError(f"{where} is empty (0 bytes): expected a JPEG or PNG image", **named)
+    image_format = detect_format(head)
+    if image_format is None:
+        raise UnsupportedImageFormatError(
+            f"{where} is not a JPEG or PNG image (starts with {head[:8].hex(' ')}): "
+            "Rekognition only accepts JPEG (FF D8 FF) and PNG (89 50 4E 47 0D 0A 1A 0A)",
+            **named,
+        )
+    if total_size > MAX_IMAGE_BYTES:
+        raise ImageTooLargeError(
+            f"{where} is {total_size} bytes: Rekognition accepts at most "
+            f"{MAX_IMAGE_BYTES} bytes (15 MB) from S3",
+            **named,
+        )
+    dimensions = read_dimensions(head)
+    if dimensions is not None and min(dimensions) < MIN_SIDE_PX:
+        width, height = dimensions
+        raise ImageTooSmallError(
+            f"{where} is {width}x{height} px: Rekognition needs at least {MIN_SIDE_PX} px on each side",
+            **named,
+        )
+    return image_format

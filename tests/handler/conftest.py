@@ -1,0 +1,167 @@
+"""Fixtures for the Lambda function's tests: import path, fake AWS environment, moto, Stubber."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+LAMBDA_DIR = HERE.parents[1] / "lambda"
+for path in (LAMBDA_DIR, HERE):  # the function's code, and recognizer_testkit beside this file
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import boto3  # noqa: E402
+from botocore.stub import Stubber  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from recognizer import clients  # noqa: E402
+from recognizer.settings import load_settings  # noqa: E402
+from recognizer_testkit import BUCKET, TABLE, FakeHttp, jpeg_bytes, png_bytes  # noqa: E402
+
+FUNCTION_ENV = (
+    "RESULTS_TABLE_NAME",
+    "MIN_CONFIDENCE",
+    "REKOGNITION_RETRY_MODE",
+    "REKOGNITION_MAX_ATTEMPTS",
+    "LOG_LEVEL",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_client_cache() -> Iterator[None]:
+    """Clients built elsewhere in the same pytest process (other settings, endpoints) are not reused."""
+    clients.reset_clients()
+    yield
+    clients.reset_clients()
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No real credentials, profiles or endpoints can leak in; every test starts with fresh clients."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", *FUNCTION_ENV):
+        monkeypatch.delenv(name, raising=False)
+    for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # Clients are kept across tests, as in a warm container: building one costs ~0.1 s. Tests
+    # attach Stubbers and FakeHttp only through context managers/fixtures that detach them.
+    yield
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    # moto answers every client's requests while active (its hook is on all clients), and the
+    # credentials are fake, so clients built before the mock started are safe to reuse.
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    client = clients.s3()  # the handler's own client: building a second S3 client costs ~0.1 s
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+@pytest.fixture
+def images(s3: Any) -> dict[str, bytes]:
+    """Objects in BUCKET by key: valid images, a too-small one, a non-image and an empty object."""
+    objects = {
+        "group.png": png_bytes(100, 100),
+        "portrait.jpg": jpeg_bytes(640, 480),
+        "tiny.png": png_bytes(40, 40),
+        "tiny.jpg": jpeg_bytes(40, 40),
+        "notes.txt": b"just some text, not an image\n",
+        "empty.jpg": b"",
+        "deep-sof.jpg": jpeg_bytes(40, 40, exif_padding=70_000),
+    }
+    for key, body in objects.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    return objects
+
+
+@pytest.fixture
+def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The results table exactly as the stack defines it, and RESULTS_TABLE_NAME pointing at it."""
+    dynamodb = clients.dynamodb()
+    dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("pk", "sk", "celebrity_name", "image_ref")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-celebrity",
+                "KeySchema": [
+                    {"AttributeName": "celebrity_name", "KeyType": "HASH"},
+                    {"AttributeName": "image_ref", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    monkeypatch.setenv("RESULTS_TABLE_NAME", TABLE)
+    return _resource().Table(TABLE)
+
+
+@pytest.fixture
+def fresh_clients() -> Iterator[None]:
+    """For tests about client creation itself, or that build clients with unusual settings."""
+    clients.reset_clients(keep_session=True)
+    yield
+    clients.reset_clients(keep_session=True)
+
+
+@functools.cache
+def _resource() -> Any:
+    return boto3.resource("dynamodb")
+
+
+@pytest.fixture
+def fake_http() -> Iterator[Callable[[Any], FakeHttp]]:
+    """Attach a FakeHttp to a client for one test."""
+    attached: list[FakeHttp] = []
+
+    def attach(client: Any) -> FakeHttp:
+        attached.append(FakeHttp(client))
+        return attached[-1]
+
+    yield attach
+    for fake in attached:
+        fake.detach()
+
+
+@pytest.fixture
+def rekognition(aws: None) -> Iterator[Stubber]:
+    """A Stubber on the exact client the handler will use; nothing queued means "must not be called"."""
+    stubber = Stubber(clients.rekognition(load_settings()))
+    with stubber:
+        yield stubber
+    stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """botocore's retry backoff, recorded instead of slept."""
+    delays: list[float] = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", delays.append)
+    # Adaptive mode also waits on its client-side token bucket after a throttle; skip that wait.
+    monkeypatch.setattr(
+        "botocore.retries.bucket.TokenBucket.acquire", lambda self, amount=1, block=True: True
+    )
+    return delays
