@@ -8,6 +8,8 @@ it is given: an import the package is missing fails here exactly as it would in 
 
 `drain` plays the SQS event source mapping: receive a batch, call the handler, delete the
 messages it did not report in batchItemFailures (those come back after the visibility timeout).
+It stops when the queue holds nothing, visible or in flight, or after --idle-seconds without a
+message, whichever comes first.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def drain(handler: Any, queue_url: str, batch_size: int, idle_seconds: float) ->
             AttributeNames=["All"],
         ).get("Messages", [])  # fmt: skip
         if not received:
+            if _queue_is_empty(sqs, queue_url):  # nothing visible and nothing in flight anywhere
+                break
             time.sleep(0.05)
             continue
         stats["first"] = stats["first"] or time.time()
@@ -73,6 +77,14 @@ def drain(handler: Any, queue_url: str, batch_size: int, idle_seconds: float) ->
         stats["last"] = time.time()
         idle_since = time.monotonic()
     return stats
+
+
+def _queue_is_empty(sqs: Any, queue_url: str) -> bool:
+    counts = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return all(value == "0" for value in counts.values())
 
 
 def _record(message: dict[str, Any], queue_url: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote_plus
@@ -54,7 +54,11 @@ def moto_server() -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # werkzeug may wait on a lingering keep-alive connection
+            server.kill()
+            server.wait()
 
 
 def function_properties(template: dict[str, Any]) -> dict[str, Any]:
@@ -86,11 +90,15 @@ class Pipeline:
     queue_url: str
     dead_letter_queue_url: str
     visibility_timeout: int
+    _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service, region_name=REGION, endpoint_url=self.moto_url, **_lower(FAKE_CREDENTIALS)
-        )
+        # Built once per service: a new client per upload would cost more than the upload.
+        if service not in self._clients:
+            self._clients[service] = boto3.client(
+                service, region_name=REGION, endpoint_url=self.moto_url, **_lower(FAKE_CREDENTIALS)
+            )
+        return self._clients[service]
 
     def function_environment(self) -> dict[str, str]:
         """The variables the template gives the function, with its Ref to the table resolved."""
@@ -243,8 +251,8 @@ def start_drainers(pipeline: Pipeline, asset_dir: Path, processes: int, batch_si
         log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by wait_for)
         command = runner_command(
             asset_dir, "drain", pipeline.queue_url, "--batch-size", str(batch_size), "--fast-backoff",
-            # Outwait the visibility timeout, so messages handed back for retry are seen again.
-            "--idle-seconds", str(pipeline.visibility_timeout + 2),
+            # A fallback only: drainers stop as soon as the queue is empty, in flight included.
+            "--idle-seconds", str(pipeline.visibility_timeout + 30),
         )  # fmt: skip
         process = subprocess.Popen(
             command, env=pipeline.process_environment(), stdout=subprocess.PIPE, stderr=log, text=True
