@@ -40,7 +40,7 @@ destroy: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) destroy $(CDK_ARGS)
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --write
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks import queues
 from stacks.compliance import acknowledge
 
 _PERIOD = Duration.minutes(5)
@@ -29,48 +30,37 @@ class PipelineAlarms(Construct):
         email: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         self.alarms = [
-            cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "DeadLetters",
-                alarm_description="Uploads that failed every retry are waiting in the dead-letter queue",
-                metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
+                "Uploads that failed every retry are waiting in the dead-letter queue",
+                dead_letter_queue.metric_approximate_number_of_messages_visible(
                     period=_PERIOD, statistic="Maximum"
                 ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                1,
+                at_least_one,
             ),
-            cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "FunctionErrors",
-                alarm_description="The recognition function raised errors",
-                metric=function.metric_errors(period=_PERIOD, statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "The recognition function raised errors",
+                function.metric_errors(period=_PERIOD, statistic="Sum"),
+                1,
+                at_least_one,
             ),
-            cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "FunctionThrottles",
-                alarm_description="Invocations of the recognition function were throttled",
-                metric=function.metric_throttles(period=_PERIOD, statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                "Invocations of the recognition function were throttled",
+                function.metric_throttles(period=_PERIOD, statistic="Sum"),
+                1,
+                at_least_one,
             ),
-            cloudwatch.Alarm(
-                self,
+            self._alarm(
                 "OldestUpload",
-                alarm_description=f"An upload has waited over {oldest_message_seconds} s to be analyzed",
-                metric=queue.metric_approximate_age_of_oldest_message(period=_PERIOD, statistic="Maximum"),
-                threshold=oldest_message_seconds,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                f"An upload has waited over {oldest_message_seconds} s to be analyzed",
+                queue.metric_approximate_age_of_oldest_message(period=_PERIOD, statistic="Maximum"),
+                oldest_message_seconds,
+                cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             ),
         ]
 
@@ -80,13 +70,7 @@ class PipelineAlarms(Construct):
                 self, "Topic", display_name="Celebrity recognition alarms", enforce_ssl=True
             )
             # Undeliverable notifications are kept, not dropped (and not mixed with upload failures).
-            self.undelivered = sqs.Queue(
-                self,
-                "Undelivered",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
-            )
+            self.undelivered = queues.dead_letter_queue(self, "Undelivered")
             for finding in ("Serverless::Serverless-SQSRedrivePolicy", "AwsSolutions::AwsSolutions-SQS3"):
                 acknowledge(
                     self.undelivered,
@@ -99,3 +83,23 @@ class PipelineAlarms(Construct):
             )
             for alarm in self.alarms:
                 alarm.add_alarm_action(actions.SnsAction(self.topic))
+
+    def _alarm(
+        self,
+        construct_id: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+    ) -> cloudwatch.Alarm:
+        # One five-minute period is enough: each of these means a user is missing a result now.
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=comparison,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

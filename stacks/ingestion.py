@@ -13,6 +13,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks import queues
 from stacks.compliance import acknowledge
 from stacks.config import PipelineConfig
 
@@ -35,23 +36,15 @@ class UploadIngestion(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = queues.dead_letter_queue(self, "DeadLetterQueue")
         acknowledge(
             self.dead_letter_queue,
             "Serverless::Serverless-SQSRedrivePolicy",
             "This is the dead-letter queue; messages leave it only by a deliberate redrive (see README).",
         )
-        self.queue = sqs.Queue(
+        self.queue = queues.secure_queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=Duration.seconds(
                 VISIBILITY_TIMEOUT_FACTOR * config.timeout_seconds + config.max_batching_window_seconds
             ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from recognizer.errors import ConfigurationError
@@ -54,12 +54,7 @@ def _min_confidence(env: Mapping[str, str]) -> float:
 
 
 def _retry_mode(env: Mapping[str, str]) -> str:
-    raw = _text(env, "REKOGNITION_RETRY_MODE")
-    if raw is None:
-        return "standard"
-    if raw.lower() not in RETRY_MODES:
-        raise ConfigurationError(f"REKOGNITION_RETRY_MODE={raw!r} is not one of {', '.join(RETRY_MODES)}")
-    return raw.lower()
+    return _choice(env, "REKOGNITION_RETRY_MODE", RETRY_MODES, "standard", str.lower)
 
 
 def _max_attempts(env: Mapping[str, str]) -> int:
@@ -78,9 +73,16 @@ def _max_attempts(env: Mapping[str, str]) -> int:
 
 
 def _log_level(env: Mapping[str, str]) -> str:
-    raw = _text(env, "LOG_LEVEL")
+    return _choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO", str.upper)
+
+
+def _choice(
+    env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str, normalize: Callable[[str], str]
+) -> str:
+    """A case-insensitive choice: `normalize` maps the raw value onto the spelling in `allowed`."""
+    raw = _text(env, name)
     if raw is None:
-        return "INFO"
-    if raw.upper() not in LOG_LEVELS:
-        raise ConfigurationError(f"LOG_LEVEL={raw!r} is not one of {', '.join(LOG_LEVELS)}")
-    return raw.upper()
+        return default
+    if normalize(raw) not in allowed:
+        raise ConfigurationError(f"{name}={raw!r} is not one of {', '.join(allowed)}")
+    return normalize(raw)

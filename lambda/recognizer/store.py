@@ -141,23 +141,17 @@ def save_result(client: Any, table: str, result: dict[str, Any]) -> bool:
     """Write a success; False when this version was already recorded as a success (a duplicate)."""
     summary, *celebrities = success_items(result)
     ref = ImageRef(result["bucket"], result["key"], result["version_id"])
-    try:
-        for start in range(0, len(celebrities), BATCH_WRITE_LIMIT):
-            write_batch(client, table, ref, celebrities[start : start + BATCH_WRITE_LIMIT])
-        client.put_item(
-            TableName=table,
-            Item=to_attribute_map(summary),
-            ConditionExpression=_SUCCESS_CONDITION,
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":failed": {"S": FAILED}},
-        )
-    except ClientError as error:
-        if aws_errors.error_code(error) == "ConditionalCheckFailedException":
-            return False
-        raise map_dynamodb_error(error, table, ref) from error
-    except BotoCoreError as error:
-        raise aws_errors.from_botocore_error(error, ref, "DynamoDB") from error
-    return True
+    for start in range(0, len(celebrities), BATCH_WRITE_LIMIT):
+        write_batch(client, table, ref, celebrities[start : start + BATCH_WRITE_LIMIT])
+    return _put_unless_recorded(
+        client,
+        table,
+        ref,
+        summary,
+        ConditionExpression=_SUCCESS_CONDITION,
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":failed": {"S": FAILED}},
+    )
 
 
 def write_batch(client: Any, table: str, ref: ImageRef, items: list[dict[str, Any]]) -> None:
@@ -167,7 +161,12 @@ def write_batch(client: Any, table: str, ref: ImageRef, items: list[dict[str, An
         if attempt:
             # Jittered, so invocations throttled together do not come back together.
             time.sleep(UNPROCESSED_BASE_DELAY * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
-        response = client.batch_write_item(RequestItems={table: pending})
+        try:
+            response = client.batch_write_item(RequestItems={table: pending})
+        except ClientError as error:
+            raise map_dynamodb_error(error, table, ref) from error
+        except BotoCoreError as error:
+            raise aws_errors.from_botocore_error(error, ref, "DynamoDB") from error
         pending = (response.get("UnprocessedItems") or {}).get(table) or []
         if not pending:
             return
@@ -183,18 +182,23 @@ def write_batch(client: Any, table: str, ref: ImageRef, items: list[dict[str, An
 
 def save_failure(client: Any, table: str, ref: ImageRef, error: RecognitionError, analyzed_at: str) -> bool:
     """Record a permanent failure; False when the version already has a record (never overwritten)."""
+    return _put_unless_recorded(
+        client, table, ref, failure_item(ref, error, analyzed_at), ConditionExpression=_FAILURE_CONDITION
+    )
+
+
+def _put_unless_recorded(
+    client: Any, table: str, ref: ImageRef, item: dict[str, Any], **condition: Any
+) -> bool:
+    """PutItem guarded by `condition`; False when the condition refuses it (already recorded)."""
     try:
-        client.put_item(
-            TableName=table,
-            Item=to_attribute_map(failure_item(ref, error, analyzed_at)),
-            ConditionExpression=_FAILURE_CONDITION,
-        )
-    except ClientError as write_error:
-        if aws_errors.error_code(write_error) == "ConditionalCheckFailedException":
+        client.put_item(TableName=table, Item=to_attribute_map(item), **condition)
+    except ClientError as error:
+        if aws_errors.error_code(error) == "ConditionalCheckFailedException":
             return False
-        raise map_dynamodb_error(write_error, table, ref) from write_error
-    except BotoCoreError as write_error:
-        raise aws_errors.from_botocore_error(write_error, ref, "DynamoDB") from write_error
+        raise map_dynamodb_error(error, table, ref) from error
+    except BotoCoreError as error:
+        raise aws_errors.from_botocore_error(error, ref, "DynamoDB") from error
     return True
 
 
