@@ -20,6 +20,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_table": {"results_table": "false"},
     "dev_with_email": {"env": "dev", "alarm_email": "ops@example.com", "upload_prefix": "incoming/"},
 }
+# Every numeric setting away from its default, in one synthesis, for the tests that follow context.
+CUSTOM = {
+    "memory_size": "1024",
+    "timeout_seconds": "120",
+    "tracing": "false",
+    "batch_size": "100",
+    "max_batching_window_seconds": "20",
+    "max_concurrency": "12",
+    "max_receive_count": "7",
+}
 
 
 @pytest.fixture(scope="session")

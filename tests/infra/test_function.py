@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import CUSTOM
 from tests.infra.helpers import as_list, logical_id_of, only, resources, statements
 
 ROLE = "RecognitionRole"
@@ -36,8 +37,8 @@ def test_runtime_architecture_and_limits(template: dict[str, Any]) -> None:
 
 
 def test_memory_and_timeout_follow_context(synth_template: Any) -> None:
-    function = _function(synth_template(memory_size="1024", timeout_seconds="60", tracing="false"))
-    assert (function["MemorySize"], function["Timeout"]) == (1024, 60)
+    function = _function(synth_template(**CUSTOM))
+    assert (function["MemorySize"], function["Timeout"]) == (1024, 120)
     assert "TracingConfig" not in function
 
 

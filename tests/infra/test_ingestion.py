@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import CUSTOM
 from tests.infra.helpers import logical_id_of, only, resources
 
 DEV = {"env": "dev", "alarm_email": "ops@example.com", "upload_prefix": "incoming/"}
@@ -37,9 +38,8 @@ def test_queue_encrypted_visibility_and_redrive(template: dict[str, Any]) -> Non
 
 
 def test_visibility_timeout_follows_function_timeout(synth_template: Any) -> None:
-    template = synth_template(timeout_seconds="120", max_batching_window_seconds="5", max_receive_count="7")
-    queue = _queue(template, "IngestionQueue")
-    assert queue["VisibilityTimeout"] == 6 * 120 + 5
+    queue = _queue(synth_template(**CUSTOM), "IngestionQueue")
+    assert queue["VisibilityTimeout"] == 6 * 120 + 20
     assert queue["RedrivePolicy"]["maxReceiveCount"] == 7
 
 
@@ -114,7 +114,7 @@ def test_event_source_mapping(template: dict[str, Any]) -> None:
 
 
 def test_event_source_mapping_follows_context(synth_template: Any) -> None:
-    template = synth_template(batch_size="100", max_batching_window_seconds="20", max_concurrency="12")
+    template = synth_template(**CUSTOM)
     props = only(template, "AWS::Lambda::EventSourceMapping")[1]["Properties"]
     assert (props["BatchSize"], props["MaximumBatchingWindowInSeconds"], props["ScalingConfig"]) == (
         100, 20, {"MaximumConcurrency": 12}

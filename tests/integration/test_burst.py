@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +28,26 @@ DUPLICATES = 30
 
 def build_burst(pipeline: Pipeline) -> tuple[dict[str, str], list[str]]:
     """Uploads the images; returns {key: expected status} and the notification bodies to send."""
-    expected: dict[str, str] = {}
-    bodies: list[str] = []
     image = png_bytes(100, 100)
+    uploads: list[tuple[str, bytes | None, str]] = [
+        *((f"burst/good {i}.png", image, "SUCCEEDED") for i in range(GOOD)),
+        *((f"burst/noface-{i}.png", image, "SUCCEEDED") for i in range(NO_FACE)),
+        *((f"burst/throttle-once-{i}.png", image, "SUCCEEDED") for i in range(THROTTLED_ONCE)),
+        *((f"burst/throttle-hard-{i}.png", image, "SUCCEEDED") for i in range(THROTTLED_HARD)),
+        *((f"burst/text-{i}.jpg", b"not a picture", "FAILED") for i in range(NOT_AN_IMAGE)),
+        *((f"burst/small-{i}.jpg", jpeg_bytes(50, 50), "FAILED") for i in range(TOO_SMALL)),
+        *((f"burst/missing-{i}.jpg", None, "FAILED") for i in range(MISSING)),
+    ]
 
-    def add(key: str, body: bytes | None, status: str) -> None:
+    def upload(key: str, body: bytes | None) -> str:
         version = pipeline.upload(key, body) if body is not None else None
-        bodies.append(pipeline.notification(key, version))
-        expected[key] = status
+        return pipeline.notification(key, version)
 
-    for i in range(GOOD):
-        add(f"burst/good {i}.png", image, "SUCCEEDED")
-    for i in range(NO_FACE):
-        add(f"burst/noface-{i}.png", image, "SUCCEEDED")
-    for i in range(THROTTLED_ONCE):
-        add(f"burst/throttle-once-{i}.png", image, "SUCCEEDED")
-    for i in range(THROTTLED_HARD):
-        add(f"burst/throttle-hard-{i}.png", image, "SUCCEEDED")
-    for i in range(NOT_AN_IMAGE):
-        add(f"burst/text-{i}.jpg", b"not a picture", "FAILED")
-    for i in range(TOO_SMALL):
-        add(f"burst/small-{i}.jpg", jpeg_bytes(50, 50), "FAILED")
-    for i in range(MISSING):
-        add(f"burst/missing-{i}.jpg", None, "FAILED")
+    with ThreadPoolExecutor(max_workers=8) as pool:  # boto3 clients are thread-safe
+        bodies = list(pool.map(upload, [key for key, _, _ in uploads], [body for _, body, _ in uploads]))
     bodies += bodies[:DUPLICATES]  # at-least-once delivery
     bodies.append(json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": pipeline.bucket}))
-    return expected, bodies
+    return {key: status for key, _, status in uploads}, bodies
 
 
 def test_burst_ends_with_one_result_per_image(
