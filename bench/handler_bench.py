@@ -13,8 +13,9 @@ Run from the repository root (no AWS access needed, nothing leaves the machine):
 2. Warm invocation: a direct invocation, AWS answered by botocore event hooks (handler_fakes).
    Ours keeps its clients for the container's life; the baseline drops them before every call, as
    the case study's handler did with ``boto3.client(...)`` inside ``lambda_handler``. Rows:
-   - with storage, faked at ``before-call`` (S3 GetObject, RecognizeCelebrities, then BatchWriteItem
-     for the celebrity items and PutItem for the summary);
+   - with storage, faked at ``before-call`` (S3 GetObject of a versioned object, GetItem finding no
+     stored result, RecognizeCelebrities, then BatchWriteItem for the celebrity items and PutItem
+     for the summary: the production path of a first delivery);
    - without storage, faked at ``before-call`` (the case study's calls plus the S3 probe);
    - with storage, faked at ``before-send``: botocore's serialising, signing and parsing are paid
      on both sides, so the ratio is lower; for information.
