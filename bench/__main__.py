@@ -24,7 +24,7 @@ PARTS = ("synth", "suite", "asset", "handler", "throughput")
 
 
 def handler_rows(runs: int) -> list[Row]:
-    imports = handler_bench.bench_imports(max(runs, 9))
+    imports = handler_bench.bench_imports(max(runs, 15))  # imports are noisy: more runs
     rows = [
         Row(f"cold import of the handler (median of {imports['runs']})", f"{imports['handler_ms']} ms",
             f"{imports['boto3_ms']} ms (`import boto3`)", f"{imports['ratio']}x", imports["target"],

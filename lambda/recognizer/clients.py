@@ -19,7 +19,7 @@ from recognizer.settings import Settings
 # "total_max_attempts" counts the first call too (botocore's "max_attempts" counts only retries),
 # matching the meaning of AWS_MAX_ATTEMPTS and of REKOGNITION_MAX_ATTEMPTS.
 S3_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=10)
-# Items are built by TypeSerializer and the service validates them anyway; botocore's client-side
+# Items are built by store.attribute_value and the service validates them anyway; botocore's client-side
 # walk of every nested attribute was about a quarter of the local cost of each write.
 DYNAMODB_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 5},
