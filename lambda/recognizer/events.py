@@ -37,6 +37,10 @@ class ImageRef(NamedTuple):
     def with_version(self, version_id: str | None) -> ImageRef:
         return self._replace(version_id=version_id)
 
+    def error_fields(self) -> dict[str, str | None]:
+        """The keywords every RecognitionError takes to name the object it is about."""
+        return {"bucket": self.bucket, "key": self.key, "version_id": self.version_id}
+
     def describe(self) -> str:
         """How messages name the object: s3://bucket/key plus the version when known."""
         where = f"s3://{self.bucket}/{self.key}"

@@ -50,7 +50,7 @@ def read_dimensions(head: bytes) -> tuple[int, int] | None:
 def check_image(ref: ImageRef, head: bytes, total_size: int) -> str:
     """Raise the named error for anything Rekognition would reject; return the detected format."""
     where = ref.describe()
-    named = {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id}
+    named = ref.error_fields()
     if total_size == 0 or not head:
         raise EmptyImageError(f"{where} is empty (0 bytes): expected a JPEG or PNG image", **named)
     image_format = detect_format(head)

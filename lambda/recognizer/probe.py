@@ -75,7 +75,7 @@ def map_s3_error(error: ClientError, ref: ImageRef) -> RecognitionError:
     status = aws_errors.status_code(error)
     detail = aws_errors.describe_client_error(error)
     where = ref.describe()
-    named = {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id}
+    named = ref.error_fields()
     # Checked before the 403 rule: S3 answers an archived object with 403 InvalidObjectState.
     if code == "InvalidObjectState":
         return InvalidImageError(

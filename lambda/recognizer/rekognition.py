@@ -45,7 +45,7 @@ def map_rekognition_error(error: ClientError, ref: ImageRef) -> RecognitionError
     code = aws_errors.error_code(error)
     detail = aws_errors.describe_client_error(error)
     where = ref.describe()
-    named = {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id}
+    named = ref.error_fields()
     if code == "InvalidImageFormatException":
         return UnsupportedImageFormatError(
             f"Rekognition cannot decode {where} ({detail}): expected a valid JPEG or PNG image", **named

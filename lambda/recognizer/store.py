@@ -117,9 +117,7 @@ def load_success(client: Any, table: str, ref: ImageRef) -> dict[str, Any] | Non
         log.log_event(
             "stored result not readable; analysing anyway",
             logging.WARNING,
-            bucket=ref.bucket,
-            key=ref.key,
-            version_id=ref.version_id,
+            **ref.error_fields(),
             error_type=type(error).__name__,
             error_message=str(error),
         )
@@ -174,9 +172,7 @@ def write_batch(client: Any, table: str, ref: ImageRef, items: list[dict[str, An
         f"DynamoDB table {table!r} left {len(pending)} of {len(items)} celebrity items of "
         f"{ref.describe()} unprocessed after {UNPROCESSED_RETRIES + 1} attempts: expected it to "
         "accept them on a later delivery",
-        bucket=ref.bucket,
-        key=ref.key,
-        version_id=ref.version_id,
+        **ref.error_fields(),
     )
 
 
@@ -208,9 +204,7 @@ def map_dynamodb_error(error: ClientError, table: str, ref: ImageRef) -> Recogni
     return StorageError(
         f"Could not store the result for {ref.describe()} in table {table!r} "
         f"({aws_errors.describe_client_error(error)}): expected the stack's results table and write access",
-        bucket=ref.bucket,
-        key=ref.key,
-        version_id=ref.version_id,
+        **ref.error_fields(),
     )
 
 
@@ -279,7 +273,5 @@ def _unavailable(table: str, ref: ImageRef, error: ClientError) -> ServiceUnavai
     return ServiceUnavailableError(
         f"DynamoDB table {table!r} is busy or unavailable for {ref.describe()} after retries "
         f"({aws_errors.describe_client_error(error)})",
-        bucket=ref.bucket,
-        key=ref.key,
-        version_id=ref.version_id,
+        **ref.error_fields(),
     )
