@@ -22,6 +22,7 @@ from urllib.parse import quote_plus
 
 import boto3
 
+# e.g. HARNESS_PROFILE="-m cProfile -o /tmp/drain.prof" to profile the function inside the harness.
 PROFILE = os.environ.get("HARNESS_PROFILE", "").split()
 RUNNER = Path(__file__).resolve().parent / "handler_runner.py"
 REGION = "us-east-1"
@@ -219,7 +220,8 @@ def provision(
 
 
 def runner_command(asset_dir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-I", *PROFILE, str(RUNNER), str(asset_dir), *args]
+    # -B: Lambda's code folder is read-only, and bytecode must not leak into the asset under test.
+    return [sys.executable, "-I", "-B", *PROFILE, str(RUNNER), str(asset_dir), *args]
 
 
 def invoke(pipeline: Pipeline, asset_dir: Path, events: list[Any]) -> list[dict[str, Any]]:
