@@ -102,7 +102,8 @@ def _interleaved_medians(invoke: Any, calls: int, naive_calls: int, rebuild: Any
 
 def bench_warm(depth: str, storage: bool, calls: int, naive_calls: int) -> dict[str, Any]:
     # Both folders by path, so this works as a script and as ``python -m bench.handler_bench``.
-    for folder in (LAMBDA_DIR, HERE):
+    # ROOT too: the fakes reuse the tests' image generator.
+    for folder in (LAMBDA_DIR, HERE, ROOT):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     import handler

@@ -11,33 +11,19 @@ from __future__ import annotations
 
 import io
 import json
-import struct
-import zlib
 from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
+from tests.handler.recognizer_testkit import png_bytes
+
 BUCKET = "bench-bucket"
 KEY = "team.png"
 TABLE = "bench-results"
 # The stack's bucket is versioned: with a version the function first looks for a stored result.
 VERSION_ID = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
-
-
-def png_bytes(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    rows = b"".join(b"\x00" + bytes(width) for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 IMAGE = png_bytes(100, 100)
