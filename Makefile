@@ -9,10 +9,19 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install synth test lint snapshot-update bootstrap deploy destroy bench clean
 
+# The bundled function's integration tests run on Lambda's Python (3.14) when this machine has it,
+# else on the newest of 3.13 and 3.12 it has (README: Python versions); empty: the venv's own.
+RUNTIME_PYTHON ?= $(firstword $(foreach v,3.14 3.13 3.12,\
+	$(wildcard /usr/bin/python$(v) /usr/local/bin/python$(v) $(HOME)/.pyenv/versions/$(v)*/bin/python$(v))))
+RUNTIME_VENV := $(VENV)/runtime
+
 $(STAMP): requirements.txt requirements-dev.txt lambda/requirements.txt pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# What Lambda's runtime provides to the function (boto3), at the version the tests pin.
+	if [ -n "$(RUNTIME_PYTHON)" ]; then $(RUNTIME_PYTHON) -m venv $(RUNTIME_VENV) && \
+		$(RUNTIME_VENV)/bin/pip install --quiet --disable-pip-version-check $$(grep '^boto3==' requirements-dev.txt); fi
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

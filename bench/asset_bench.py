@@ -42,6 +42,7 @@ def contents(folder: Path) -> list[str]:
 def measure(folder: Path) -> tuple[list[Row], list[str]]:
     # One bundle is the figure: its size does not vary between runs.
     size = len(zipped(folder))
-    row = Row("function package (zipped)", f"{size / 1000:.1f} kB", "-", "-", f"< {TARGET_BYTES / 1e6:g} MB",
-              size < TARGET_BYTES)  # fmt: skip
+    # The stack has one function: the celebrity function. Each new function gets its row here.
+    row = Row("celebrity function package (zipped)", f"{size / 1000:.1f} kB", "-", "-",
+              f"< {TARGET_BYTES / 1e6:g} MB", size < TARGET_BYTES)  # fmt: skip
     return [row], contents(folder)

@@ -72,15 +72,12 @@ def _rekognition(request: Any, **_: Any) -> AWSResponse:
     return _json(request, CELEBRITIES, "application/x-amz-json-1.1")
 
 
-def _dynamodb_batch_write(request: Any, **_: Any) -> AWSResponse:
-    return _json(request, {"UnprocessedItems": {}}, "application/x-amz-json-1.0")
+def _dynamodb_batch_get(request: Any, **_: Any) -> AWSResponse:
+    # Neither a stored result nor an analysis of the same bytes: analyse.
+    return _json(request, {"Responses": {TABLE: []}, "UnprocessedKeys": {}}, "application/x-amz-json-1.0")
 
 
-def _dynamodb_get(request: Any, **_: Any) -> AWSResponse:
-    return _json(request, {}, "application/x-amz-json-1.0")  # no stored result: analyse
-
-
-def _dynamodb_put(request: Any, **_: Any) -> AWSResponse:
+def _dynamodb_write(request: Any, **_: Any) -> AWSResponse:
     return _json(request, {}, "application/x-amz-json-1.0")
 
 
@@ -102,32 +99,30 @@ def _parsed_rekognition(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
     return _OK, {**CELEBRITIES, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
-def _parsed_dynamodb_batch_write(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-    return _OK, {"UnprocessedItems": {}, "ResponseMetadata": {"HTTPStatusCode": 200}}
+def _parsed_dynamodb_batch_get(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+    return _OK, {"Responses": {TABLE: []}, "UnprocessedKeys": {}, "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
-def _parsed_dynamodb_get(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+def _parsed_dynamodb_write(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
     return _OK, {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
-def _parsed_dynamodb_put(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-    return _OK, {"ResponseMetadata": {"HTTPStatusCode": 200}}
-
-
+# A new image with the results table: BatchGetItem (the version's summary and the content record of
+# its bytes), then one TransactWriteItems; PutItem writes a lone summary or a recorded failure.
 _HOOKS = {
     "call": {
         "before-call.s3.GetObject": _parsed_s3_get_object,
         "before-call.rekognition.RecognizeCelebrities": _parsed_rekognition,
-        "before-call.dynamodb.GetItem": _parsed_dynamodb_get,
-        "before-call.dynamodb.BatchWriteItem": _parsed_dynamodb_batch_write,
-        "before-call.dynamodb.PutItem": _parsed_dynamodb_put,
+        "before-call.dynamodb.BatchGetItem": _parsed_dynamodb_batch_get,
+        "before-call.dynamodb.TransactWriteItems": _parsed_dynamodb_write,
+        "before-call.dynamodb.PutItem": _parsed_dynamodb_write,
     },
     "http": {
         "before-send.s3.GetObject": _s3_get_object,
         "before-send.rekognition.RecognizeCelebrities": _rekognition,
-        "before-send.dynamodb.GetItem": _dynamodb_get,
-        "before-send.dynamodb.BatchWriteItem": _dynamodb_batch_write,
-        "before-send.dynamodb.PutItem": _dynamodb_put,
+        "before-send.dynamodb.BatchGetItem": _dynamodb_batch_get,
+        "before-send.dynamodb.TransactWriteItems": _dynamodb_write,
+        "before-send.dynamodb.PutItem": _dynamodb_write,
     },
 }
 

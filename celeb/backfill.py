@@ -1,8 +1,11 @@
 """`backfill`: analyze the images already in the bucket that have no result yet.
 
 Safe to stop and to run again: an image counts as done once the table holds a summary item for it
-(the function writes it), so a re-run skips what an earlier run finished. Ctrl-C stops handing out
-new images, lets the in-flight invocations finish, and reports what was done so far.
+(the function writes it), so a re-run skips what an earlier run finished. With `retry_failed`, an
+image whose latest recorded failure may have been transient (the contract's `may_succeed_later`:
+a missing or archived object, say, not unreadable bytes) is analyzed again. Ctrl-C stops handing
+out new images, lets the in-flight invocations finish (unless pressed again), and reports what was
+done so far.
 """
 
 from __future__ import annotations
@@ -19,13 +22,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from celeb.aws import Aws, explain
 from celeb.errors import CelebError, ExitCode, FunctionFailed, Throttled, worst_exit_code
-from celeb.images import ImageRef
+from celeb.interrupts import ctrl_c_counted
 from celeb.invoke import invoke
 from celeb.ratelimit import RateLimiter
-from celeb.results import has_result
-
-# Rekognition reads JPEG and PNG only; S3 keys keep the uploader's case.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+from celeb.results import latest_summary
+from recognizer.contract import ImageRef, is_image_key, may_succeed_later
 
 # Errors that concern one image; any other error (access denied, function gone) would hit every
 # image alike, so it stops the whole run instead of failing each image in turn.
@@ -41,6 +42,9 @@ class Summary:
     found: int = 0
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Images analyzed again because their recorded failure may have been transient (also in
+    # `done` or `failed`, whichever the new attempt ended in).
+    retried: list[str] = field(default_factory=list)
     failed: list[tuple[str, CelebError]] = field(default_factory=list)
     interrupted: bool = False
     fatal: CelebError | None = None
@@ -54,8 +58,7 @@ class Summary:
     def failures_by_type(self) -> dict[str, list[tuple[str, str]]]:
         groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for key, error in self.failed:
-            reason = error.error_message if isinstance(error, FunctionFailed) else error.message
-            groups[error.error_type].append((key, reason))
+            groups[error.error_type].append((key, error.reason))
         return dict(sorted(groups.items()))
 
     @property
@@ -77,14 +80,12 @@ class BackfillOptions:
     max_concurrency: int = 4
     # Invoke every image, also those with a result (and the only way without a results table).
     reprocess_all: bool = False
+    # Also invoke images whose latest recorded failure may succeed on a new attempt.
+    retry_failed: bool = False
 
 
 class _NotStarted(Exception):
     """The run was stopped before this image's turn came."""
-
-
-def is_image_key(key: str) -> bool:
-    return key.lower().endswith(IMAGE_SUFFIXES)
 
 
 def list_images(s3: Any, bucket: str, prefix: str) -> list[str]:
@@ -122,11 +123,18 @@ def run_backfill(
     def process(key: str) -> list[str]:
         """Skip or analyze one image; returns the summary's list (done or skipped) it goes in."""
         ref = ImageRef(options.bucket, key)
-        if check_results and has_result(dynamodb, options.table, ref):
-            return summary.skipped
+        retrying = False
+        if check_results:
+            latest = latest_summary(dynamodb, options.table, ref)
+            retrying = latest is not None and options.retry_failed and may_succeed_later(latest)
+            if latest is not None and not retrying:
+                return summary.skipped
         # Only invocations count against the rate: they are what reaches Rekognition.
         if not limiter.wait(stop):
             raise _NotStarted
+        if retrying:
+            with summary.lock:
+                summary.retried.append(key)
         invoke(lambda_client, options.function_name, ref)
         return summary.done
 
@@ -162,36 +170,21 @@ def run_backfill(
         threading.Thread(target=work, name=f"backfill-{number}", daemon=True)
         for number in range(min(options.max_concurrency, len(keys)))
     ]
-    for worker in workers:
-        worker.start()
-    try:
-        _wait_for(workers)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        stop.set()
-        on_stopping()
-        _drain(workers)
+    with ctrl_c_counted() as ctrl_c:
+        for worker in workers:
+            worker.start()
+        _wait_for(workers, unless=lambda: ctrl_c.pressed)
+        if ctrl_c.pressed:
+            summary.interrupted = True
+            stop.set()
+            on_stopping()
+            # A second press means "do not wait": the calls in flight are abandoned and count as
+            # not finished; a re-run sees their results.
+            _wait_for(workers, unless=lambda: ctrl_c.pressed_again)
     return summary
 
 
-def _drain(workers: list[threading.Thread]) -> None:
-    """Wait for the invocations in flight, unless Ctrl-C is pressed again."""
-    first_interrupt = time.monotonic()
-    while True:
-        try:
-            _wait_for(workers)
-            return
-        except KeyboardInterrupt:
-            # One Ctrl-C can arrive twice within milliseconds (sent to the process and to its
-            # group, as `timeout` does); only a later one means "do not wait". The calls still
-            # in flight are then abandoned and count as not finished; a re-run sees their results.
-            if time.monotonic() - first_interrupt > 0.5:
-                return
-
-
-def _wait_for(workers: list[threading.Thread]) -> None:
-    # Polling, not Thread.join: on CPython 3.11 a KeyboardInterrupt that lands inside join() can
-    # leave the thread marked as finished while it still runs (seen in test_backfill's Ctrl-C
-    # test), and the in-flight calls would be missing from the summary.
-    while any(worker.is_alive() for worker in workers):
+def _wait_for(workers: list[threading.Thread], *, unless: Callable[[], bool]) -> None:
+    # Polling, not Thread.join: the main thread must see Ctrl-C while the workers run.
+    while any(worker.is_alive() for worker in workers) and not unless():
         time.sleep(0.05)

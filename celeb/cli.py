@@ -17,10 +17,11 @@ from celeb import __version__, render
 from celeb.aws import Aws, explain
 from celeb.backfill import BackfillOptions, run_backfill
 from celeb.errors import CelebError, ConfigProblem, ExitCode, worst_exit_code
-from celeb.images import ImageRef, parse_s3_uri, resolve_targets
 from celeb.recognize import recognize_all
-from celeb.results import celebrity_appearances, image_history, scan_summaries
-from celeb.stack import DEFAULT_STACK, RESULTS_TABLE, StackOutputs, read_outputs
+from celeb.results import celebrity_appearances, image_summaries, scan_summaries
+from celeb.stack import DEFAULT_STACK, StackOutputs, read_outputs
+from celeb.targets import parse_s3_uri, resolve_targets
+from recognizer.contract import ImageRef, StackOutput
 
 app = typer.Typer(
     name="celeb",
@@ -34,7 +35,9 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
-class Settings:
+class GlobalOptions:
+    """The options before the command: which stack, where, as whom."""
+
     stack: str
     region: str | None
     profile: str | None
@@ -64,9 +67,9 @@ def reports_errors(command: Command) -> Command:
 
 
 def _connect(ctx: typer.Context, *, max_concurrency: int = 1) -> tuple[Aws, StackOutputs]:
-    settings: Settings = ctx.obj
-    aws = Aws(settings.profile, settings.region, max_concurrency=max_concurrency)
-    return aws, read_outputs(aws.client("cloudformation"), settings.stack)
+    options: GlobalOptions = ctx.obj
+    aws = Aws(options.profile, options.region, max_concurrency=max_concurrency)
+    return aws, read_outputs(aws.client("cloudformation"), options.stack)
 
 
 def _version_callback(value: bool) -> None:
@@ -94,7 +97,7 @@ def global_options(
     Exit status: 0 ok, 1 recognition failed, 2 usage (bad option, missing file, not an image),
     3 configuration (stack or output missing), 4 AWS access, 5 throttled, 130 interrupted.
     """
-    ctx.obj = Settings(stack=stack, region=region, profile=profile)
+    ctx.obj = GlobalOptions(stack=stack, region=region, profile=profile)
 
 
 Concurrency = Annotated[
@@ -120,14 +123,18 @@ def recognize(
     as_json: AsJson = False,
     max_concurrency: Concurrency = 4,
 ) -> None:
-    """Upload local images and recognize the celebrities in each image."""
+    """Upload local images and recognize the celebrities in each image.
+
+    Uploads are marked so that their own S3 event does not analyze them a second time: each
+    image costs one Rekognition call, with or without the results table.
+    """
     # Local files are checked before the stack is even looked up: a typo costs no AWS call.
     targets = resolve_targets(images, prefix=prefix)
     aws, outputs = _connect(ctx, max_concurrency=max_concurrency)
     # Only local files need the images bucket; S3 URIs name their own.
     bucket = outputs.bucket if any(target.upload for target in targets) else ""
     with render.recognize_progress(render.stderr_console(), len(targets)) as advance:
-        outcomes = recognize_all(
+        results_by_target = recognize_all(
             aws,
             targets,
             bucket=bucket,
@@ -136,16 +143,16 @@ def recognize(
             on_done=advance,
         )
     if as_json:
-        render.print_json(render.recognition_document(outcomes))
+        render.print_json(render.recognition_document(results_by_target))
     else:
         console = render.stdout_console()
-        for outcome in outcomes:
-            render.print_recognition(console, outcome)
+        for done in results_by_target:
+            render.print_recognition(console, done)
     errors: list[CelebError] = []
-    for outcome in outcomes:
-        if outcome.error is not None:
-            errors.append(outcome.error)
-            typer.echo(f"error: {outcome.target.source}: {outcome.error.message}", err=True)
+    for done in results_by_target:
+        if done.error is not None:
+            errors.append(done.error)
+            typer.echo(f"error: {done.target.source}: {done.error.message}", err=True)
     if errors:
         raise typer.Exit(int(worst_exit_code(errors)))
 
@@ -168,7 +175,7 @@ def results(
 ) -> None:
     """Show stored results: all images, one image's versions, or one celebrity's images."""
     aws, outputs = _connect(ctx)
-    table = outputs.require(RESULTS_TABLE)
+    table = outputs.require(StackOutput.RESULTS_TABLE)
     dynamodb = aws.client("dynamodb")
     ref: ImageRef | None = None
     if image is not None:
@@ -176,7 +183,7 @@ def results(
     if celebrity is not None:
         items = celebrity_appearances(dynamodb, table, celebrity, image=ref, limit=limit)
     elif ref is not None:
-        items = image_history(dynamodb, table, ref, limit=limit)
+        items = image_summaries(dynamodb, table, ref, limit=limit)
     else:
         items = scan_summaries(dynamodb, table, limit=limit)
     if as_json:
@@ -206,6 +213,15 @@ def backfill(
             "--all", help="Analyze every image under the prefix, even with a result (needed without a table)."
         ),
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Also analyze again images whose latest failure may have been transient (e.g. "
+            "ImageNotFoundError, ImageArchivedError); never those that failed for their content "
+            "(e.g. ImageTooSmallError).",
+        ),
+    ] = False,
 ) -> None:
     """Analyze the images already in the bucket that have no result yet. Safe to stop and re-run."""
     aws, outputs = _connect(ctx, max_concurrency=max_concurrency)
@@ -213,8 +229,9 @@ def backfill(
     table = outputs.results_table
     if table is None and not all_images:
         raise ConfigProblem(
-            f"stack {outputs.stack_name!r} has no {RESULTS_TABLE} output (deployed without the results "
-            "table), so there is no way to know which images are done; pass --all to analyze every image"
+            f"stack {outputs.stack_name!r} has no {StackOutput.RESULTS_TABLE} output (deployed without the "
+            "results table), so there is no way to know which images are done; pass --all to analyze "
+            "every image"
         )
     options = BackfillOptions(
         bucket=bucket,
@@ -224,6 +241,7 @@ def backfill(
         rate=rate,
         max_concurrency=max_concurrency,
         reprocess_all=all_images,
+        retry_failed=retry_failed,
     )
     with render.backfill_progress(render.stderr_console(), f"s3://{bucket}/{prefix}") as progress:
         summary = run_backfill(

@@ -7,7 +7,8 @@ Exit status:
     1    recognition failed: the function returned an error for at least one image
     2    usage: bad option or argument, file not found, not a JPEG/PNG file
     3    configuration: stack not found, a required stack output missing (e.g. no results table),
-         no region, unknown profile, the function or bucket named by the stack is gone
+         no region, unknown profile, the function or bucket named by the stack is gone, a results
+         table item this client cannot read (a stack of another version)
     4    AWS access: no or invalid credentials, access denied, endpoint unreachable, other AWS errors
     5    throttled: AWS still throttled the call after the bounded retries
     130  interrupted (Ctrl-C)
@@ -41,6 +42,11 @@ class CelebError(Exception):
         # Backfill groups failures by this; for AWS errors it is the service's error code.
         self.error_type = error_type or type(self).__name__
 
+    @property
+    def reason(self) -> str:
+        """The message without the error type, for places that show the type beside it."""
+        return self.message
+
 
 class UsageProblem(CelebError):
     exit_code = ExitCode.USAGE
@@ -66,6 +72,10 @@ class FunctionFailed(CelebError):
     def __init__(self, error_type: str, error_message: str) -> None:
         super().__init__(f"{error_type}: {error_message}", error_type=error_type)
         self.error_message = error_message
+
+    @property
+    def reason(self) -> str:
+        return self.error_message
 
 
 def worst_exit_code(errors: list[CelebError]) -> ExitCode:

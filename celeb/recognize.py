@@ -10,18 +10,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from celeb.aws import Aws, explain
 from celeb.errors import CelebError
-from celeb.images import ImageRef, Target
-from celeb.invoke import Recognition, invoke
+from celeb.invoke import invoke
+from celeb.targets import Target
 from celeb.upload import upload
+from recognizer.contract import ImageRef, RecognitionResult
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What became of one argument: a recognition, or the error that stopped it."""
+class TargetResult:
+    """What became of one argument of `recognize`: the function's result, or the error that stopped it."""
 
     target: Target
     ref: ImageRef
-    recognition: Recognition | None = None
+    result: RecognitionResult | None = None
     error: CelebError | None = None
 
 
@@ -32,25 +33,27 @@ def recognize_all(
     bucket: str,
     function_name: str,
     max_concurrency: int,
-    on_done: Callable[[Outcome], None] = lambda outcome: None,
-) -> list[Outcome]:
-    """One outcome per target, in the targets' order; one image failing does not stop the others."""
+    on_done: Callable[[TargetResult], None] = lambda done: None,
+) -> list[TargetResult]:
+    """One entry per target, in the targets' order; one image failing does not stop the others."""
     # Clients are created here, in the calling thread: the session behind them is not thread-safe.
     s3 = aws.client("s3")
     lambda_client = aws.client("lambda")
 
-    def run(target: Target) -> Outcome:
+    def run(target: Target) -> TargetResult:
         ref = target.ref(bucket)
         try:
-            version_id = upload(s3, target.upload, ref) if target.upload is not None else None
-            recognition = invoke(lambda_client, function_name, ref, version_id)
-            outcome = Outcome(target, ref, recognition=recognition)
+            # One Rekognition call per image: the upload is marked so that its own event skips it,
+            # and this invocation is pinned to the version just uploaded.
+            if target.upload is not None:
+                ref = upload(s3, target.upload, ref)
+            done = TargetResult(target, ref, result=invoke(lambda_client, function_name, ref))
         except CelebError as exc:
-            outcome = Outcome(target, ref, error=exc)
+            done = TargetResult(target, ref, error=exc)
         except (BotoCoreError, ClientError) as exc:
-            outcome = Outcome(target, ref, error=explain(exc))
-        on_done(outcome)
-        return outcome
+            done = TargetResult(target, ref, error=explain(exc))
+        on_done(done)
+        return done
 
     pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="recognize")
     try:

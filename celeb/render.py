@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
@@ -25,10 +24,17 @@ from rich.progress import (
 from rich.table import Table
 
 from celeb.backfill import Summary
-from celeb.images import ImageRef
-from celeb.invoke import BoundingBox, Celebrity
-from celeb.recognize import Outcome
+from celeb.recognize import TargetResult
 from celeb.stack import StackOutputs
+from recognizer.contract import (
+    ANSWERED_FROM_TABLE,
+    BoundingBox,
+    Celebrity,
+    ImageRef,
+    ResultStatus,
+    failure_of,
+    result_of,
+)
 
 
 def stdout_console() -> Console:
@@ -88,50 +94,46 @@ def _short_version(version_id: Any) -> str:
     return version if len(version) <= 10 else version[:8] + "…"
 
 
-def _box(box: BoundingBox | dict[str, Any] | None) -> str:
-    if box is None:
-        return "-"
-    sides = dataclasses.asdict(box) if isinstance(box, BoundingBox) else box
+def _box(box: BoundingBox) -> str:
     # Ratios of the image's size, as Rekognition reports them.
-    return (
-        f"left {float(sides['left']):.3f}, top {float(sides['top']):.3f}\n"
-        f"{float(sides['width']):.3f} x {float(sides['height']):.3f}"
-    )
+    return f"left {box['left']:.3f}, top {box['top']:.3f}\n{box['width']:.3f} x {box['height']:.3f}"
 
 
 # recognize
 
 
-def recognition_document(outcomes: list[Outcome]) -> dict[str, Any]:
-    """One JSON document for all images; failures carry the table's error fields."""
-    results = []
-    for outcome in outcomes:
-        entry: dict[str, Any] = {
-            "source": outcome.target.source,
-            "bucket": outcome.ref.bucket,
-            "key": outcome.ref.key,
-        }
-        if outcome.recognition is not None:
-            entry["status"] = "SUCCEEDED"
-            entry.update(dataclasses.asdict(outcome.recognition))
-        elif outcome.error is not None:
-            error = outcome.error
-            entry.update(status="FAILED", error_type=error.error_type, error_message=error.message)
-        results.append(entry)
-    return {"results": results}
+def recognition_document(results: list[TargetResult]) -> dict[str, Any]:
+    """One JSON document for all images: each result as the function returned it, or its error."""
+    entries = []
+    for done in results:
+        entry: dict[str, Any] = {"source": done.target.source, "bucket": done.ref.bucket, "key": done.ref.key}
+        if done.result is not None:
+            entry["status"] = str(ResultStatus.SUCCEEDED)
+            entry.update(done.result)
+        elif done.error is not None:
+            # The field names and values of a FAILED item in the results table.
+            error = done.error
+            entry.update(
+                status=str(ResultStatus.FAILED), error_type=error.error_type, error_message=error.reason
+            )
+        entries.append(entry)
+    return {"results": entries}
 
 
-def print_recognition(console: Console, outcome: Outcome) -> None:
-    recognition = outcome.recognition
-    if recognition is None:
+def print_recognition(console: Console, done: TargetResult) -> None:
+    result = done.result
+    if result is None:
         return
     # Title and details as plain lines: a table's title and caption wrap to the table's width.
-    console.print(f"{outcome.ref.uri}  (version {_version(recognition.version_id)})", style="bold")
-    console.print(
-        f"analyzed at {_when(recognition.analyzed_at)} · {_count(len(recognition.celebrities), 'celebrity')}"
-        f" · {_count(recognition.unrecognized_faces, 'unrecognized face')}"
+    console.print(f"{done.ref.uri}  (version {_version(result['version_id'])})", style="bold")
+    details = (
+        f"analyzed at {_when(result['analyzed_at'])} · {_count(len(result['celebrities']), 'celebrity')}"
+        f" · {_count(result['unrecognized_faces'], 'unrecognized face')}"
     )
-    if not recognition.celebrities:
+    if result.get("answered_from") == ANSWERED_FROM_TABLE:
+        details += " · stored result, no new analysis"
+    console.print(details)
+    if not result["celebrities"]:
         console.print("no celebrity recognized")
         return
     table = Table()
@@ -139,17 +141,17 @@ def print_recognition(console: Console, outcome: Outcome) -> None:
     table.add_column("Confidence", justify="right")
     table.add_column("Bounding box (ratios)")
     table.add_column("URLs", overflow="fold")
-    for celebrity in recognition.celebrities:
+    for celebrity in result["celebrities"]:
         table.add_row(*_celebrity_row(celebrity))
     console.print(table)
 
 
 def _celebrity_row(celebrity: Celebrity) -> tuple[str, str, str, str]:
     return (
-        celebrity.name,
-        _percent(celebrity.confidence),
-        _box(celebrity.bounding_box),
-        "\n".join(celebrity.urls) or "-",
+        celebrity["name"],
+        _percent(celebrity["confidence"]),
+        _box(celebrity["bounding_box"]),
+        "\n".join(celebrity["urls"]) or "-",
     )
 
 
@@ -157,10 +159,12 @@ def _celebrity_row(celebrity: Celebrity) -> tuple[str, str, str, str]:
 
 
 def _celebrities_or_error(item: dict[str, Any]) -> str:
-    if item.get("status") == "FAILED":
-        return f"{item.get('error_type', '?')}: {item.get('error_message', '')}"
-    names = [f"{c.get('name')} ({_percent(c.get('confidence'))})" for c in item.get("celebrities") or []]
-    return "\n".join(names) or "-"
+    """A summary item's cell; items come checked by celeb.results, so the readers accept them."""
+    if item["status"] != ResultStatus.SUCCEEDED:
+        failure = failure_of(item)
+        return f"{failure['error_type']}: {failure['error_message']}"
+    celebrities = result_of(item)["celebrities"]
+    return "\n".join(f"{c['name']} ({_percent(c['confidence'])})" for c in celebrities) or "-"
 
 
 def _limited(count: int, limit: int) -> str | None:
@@ -288,6 +292,8 @@ def print_backfill_summary(console: Console, summary: Summary) -> None:
     counts.add_row("done", str(len(summary.done)))
     counts.add_row("skipped (already had a result)", str(len(summary.skipped)))
     counts.add_row("failed", str(len(summary.failed)))
+    if summary.retried:
+        counts.add_row("retried after a failure that may pass", str(len(summary.retried)))
     if summary.not_finished:
         counts.add_row("not finished", str(summary.not_finished))
     console.print(counts)
@@ -308,7 +314,7 @@ def recognize_progress(console: Console, total: int) -> Iterator[Any]:
     """Yields a callback to count finished images; a bar only on a terminal, gone when done."""
     if not console.is_terminal:
         # Off a terminal a transient bar would leave a blank line behind and show nothing useful.
-        yield lambda outcome: None
+        yield lambda done: None
         return
     progress = Progress(
         SpinnerColumn(),
@@ -321,7 +327,7 @@ def recognize_progress(console: Console, total: int) -> Iterator[Any]:
     )
     with progress:
         task = progress.add_task("analyzing", total=total)
-        yield lambda outcome: progress.advance(task)
+        yield lambda done: progress.advance(task)
 
 
 def print_outputs(console: Console, outputs: StackOutputs) -> None:

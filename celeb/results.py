@@ -1,75 +1,97 @@
-"""Reading the results table (schema owned by the stack, see stacks/results_table.py).
+"""Reading the results table. Its keys, index and item shapes are the contract's (recognizer.contract).
 
-- summary item per image version: `pk = IMAGE#<bucket>/<key>`, `sk = VERSION#<version or null>`;
-- one item per recognized celebrity: same `pk`, `sk = VERSION#<version>#CELEBRITY#<id>`;
-- GSI `by-celebrity`: `celebrity_name` -> `image_ref = <bucket>/<key>#<version>`.
+- one summary item per image version: `pk = image_pk(bucket, key)`, `sk = summary_sk(version)`;
+- one item per recognized celebrity: same `pk`, `sk` with CELEBRITY_MARKER, indexed by
+  CELEBRITY_INDEX (`celebrity_name` -> `image_ref`, which starts with `image_ref_prefix`).
+
+Summary items are checked with the contract's readers as they are read: an item this client
+cannot read is one clear error, not a traceback halfway through a table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from celeb.images import ImageRef
-
-VERSION_PREFIX = "VERSION#"
-CELEBRITY_MARKER = "#CELEBRITY#"
-IMAGE_PREFIX = "IMAGE#"
-CELEBRITY_INDEX = "by-celebrity"
+from celeb.errors import ConfigProblem
+from recognizer.contract import (
+    CELEBRITY_INDEX,
+    CELEBRITY_INDEX_PARTITION_KEY,
+    CELEBRITY_INDEX_SORT_KEY,
+    CELEBRITY_MARKER,
+    IMAGE_PREFIX,
+    PARTITION_KEY,
+    SORT_KEY,
+    VERSION_PREFIX,
+    ContractError,
+    ImageRef,
+    ResultStatus,
+    failure_of,
+    from_decimals,
+    image_pk,
+    image_ref_prefix,
+    result_of,
+)
 
 _deserializer = TypeDeserializer()
+# Attribute names go through placeholders: `status` and `key` are DynamoDB reserved words.
+_NAMES = {"#pk": PARTITION_KEY, "#sk": SORT_KEY}
+_SUMMARIES_OF_IMAGE = "#pk = :pk AND begins_with(#sk, :version)"
+_NOT_CELEBRITY = "NOT contains(#sk, :celebrity)"
 
 
-def image_pk(ref: ImageRef) -> str:
-    return f"{IMAGE_PREFIX}{ref.bucket}/{ref.key}"
-
-
-def has_result(dynamodb: Any, table: str, ref: ImageRef) -> bool:
-    """Whether any version of the image has a result (succeeded or failed) in the table."""
-    response = dynamodb.query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :version)",
-        ExpressionAttributeValues={":pk": {"S": image_pk(ref)}, ":version": {"S": VERSION_PREFIX}},
-        ProjectionExpression="pk",
-        Limit=1,
-    )
-    return bool(response["Items"])
-
-
-def image_history(dynamodb: Any, table: str, ref: ImageRef, *, limit: int) -> list[dict[str, Any]]:
+def image_summaries(dynamodb: Any, table: str, ref: ImageRef, *, limit: int) -> list[dict[str, Any]]:
     """The summary item of each analyzed version of one image, oldest analysis first."""
     pages = dynamodb.get_paginator("query").paginate(
         TableName=table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :version)",
-        FilterExpression="NOT contains(sk, :celebrity)",
-        ExpressionAttributeValues={
-            ":pk": {"S": image_pk(ref)},
-            ":version": {"S": VERSION_PREFIX},
-            ":celebrity": {"S": CELEBRITY_MARKER},
-        },
+        KeyConditionExpression=_SUMMARIES_OF_IMAGE,
+        FilterExpression=_NOT_CELEBRITY,
+        ExpressionAttributeNames=_NAMES,
+        ExpressionAttributeValues=_image_values(ref),
     )
-    items = list(_first(_items(pages), limit))
+    items = [checked_summary(item, table) for item in _first(_items(pages), limit)]
     # Version ids are opaque strings: the sort key order says nothing about which came first.
-    return sorted(items, key=lambda item: str(item.get("analyzed_at", "")))
+    return sorted(items, key=lambda item: str(item["analyzed_at"]))
+
+
+def latest_summary(dynamodb: Any, table: str, ref: ImageRef) -> dict[str, Any] | None:
+    """The most recently analyzed version's summary item (status and cause only), None if none."""
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression=_SUMMARIES_OF_IMAGE,
+        FilterExpression=_NOT_CELEBRITY,
+        ProjectionExpression="#sk, #status, failure_cause, analyzed_at",
+        ExpressionAttributeNames=_NAMES | {"#status": "status"},
+        ExpressionAttributeValues=_image_values(ref),
+    )
+    # Analyses are stamped to the second; within one, a success is the later word (a success may
+    # replace a recorded failure, never the other way round).
+    return max(_items(pages), key=_recency, default=None)
+
+
+def _recency(item: dict[str, Any]) -> tuple[str, bool]:
+    return str(item.get("analyzed_at", "")), item.get("status") == ResultStatus.SUCCEEDED
 
 
 def celebrity_appearances(
     dynamodb: Any, table: str, name: str, *, image: ImageRef | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Every image version the celebrity (exact name) was recognized in, via the GSI."""
-    condition = "celebrity_name = :name"
+    """Every image version the celebrity (exact name) was recognized in, via the index."""
+    condition = "#name = :name"
+    names = {"#name": CELEBRITY_INDEX_PARTITION_KEY}
     values: dict[str, Any] = {":name": {"S": name}}
     if image is not None:
-        # image_ref = <bucket>/<key>#<version>: the index's sort key narrows it to one image.
-        condition += " AND begins_with(image_ref, :image)"
-        values[":image"] = {"S": f"{image.bucket}/{image.key}#"}
+        # Every version of one object shares this prefix, also for keys the contract shortens.
+        condition += " AND begins_with(#ref, :image)"
+        names["#ref"] = CELEBRITY_INDEX_SORT_KEY
+        values[":image"] = {"S": image_ref_prefix(image.bucket, image.key)}
     pages = dynamodb.get_paginator("query").paginate(
         TableName=table,
         IndexName=CELEBRITY_INDEX,
         KeyConditionExpression=condition,
+        ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
     return list(_first(_items(pages), limit))
@@ -79,26 +101,46 @@ def scan_summaries(dynamodb: Any, table: str, *, limit: int) -> list[dict[str, A
     """Up to `limit` summary items, in table order (a scan: it reads pages until it has enough)."""
     pages = dynamodb.get_paginator("scan").paginate(
         TableName=table,
-        FilterExpression=(
-            "begins_with(pk, :image) AND begins_with(sk, :version) AND NOT contains(sk, :celebrity)"
-        ),
+        FilterExpression=f"begins_with(#pk, :image) AND begins_with(#sk, :version) AND {_NOT_CELEBRITY}",
+        ExpressionAttributeNames=_NAMES,
         ExpressionAttributeValues={
             ":image": {"S": IMAGE_PREFIX},
             ":version": {"S": VERSION_PREFIX},
             ":celebrity": {"S": CELEBRITY_MARKER},
         },
     )
-    items = list(_first(_items(pages), limit))
+    items = [checked_summary(item, table) for item in _first(_items(pages), limit)]
     # A scan returns items in hash order; by image, then analysis time, is what people look for.
-    return sorted(
-        items, key=lambda item: (str(item.get("bucket")), str(item.get("key")), str(item.get("analyzed_at")))
-    )
+    return sorted(items, key=lambda item: (item["bucket"], item["key"], item["analyzed_at"]))
+
+
+def checked_summary(item: dict[str, Any], table: str) -> dict[str, Any]:
+    """`item` once the contract's reader for its status accepted it."""
+    try:
+        if item.get("status") == ResultStatus.SUCCEEDED:
+            result_of(item)
+        else:
+            failure_of(item)
+    except ContractError as exc:
+        raise ConfigProblem(
+            f"results table {table!r} holds an item this client cannot read ({exc}): "
+            "is celeb the same version as the deployed stack?"
+        ) from exc
+    return item
+
+
+def _image_values(ref: ImageRef) -> dict[str, Any]:
+    return {
+        ":pk": {"S": image_pk(ref.bucket, ref.key)},
+        ":version": {"S": VERSION_PREFIX},
+        ":celebrity": {"S": CELEBRITY_MARKER},
+    }
 
 
 def _items(pages: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for page in pages:
         for item in page.get("Items", []):
-            yield plain({name: _deserializer.deserialize(value) for name, value in item.items()})
+            yield from_decimals({name: _deserializer.deserialize(value) for name, value in item.items()})
 
 
 def _first(items: Iterator[dict[str, Any]], limit: int) -> Iterator[dict[str, Any]]:
@@ -109,14 +151,3 @@ def _first(items: Iterator[dict[str, Any]], limit: int) -> Iterator[dict[str, An
         yield item
         if count >= limit:
             return
-
-
-def plain(value: Any) -> Any:
-    """DynamoDB numbers (Decimal) and sets as JSON-friendly ints, floats and lists."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, (list, set, tuple)):
-        return [plain(item) for item in value]
-    return value

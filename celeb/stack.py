@@ -9,14 +9,10 @@ from botocore.exceptions import ClientError
 
 from celeb.aws import error_code
 from celeb.errors import ConfigProblem
+from recognizer.contract import SETTINGS_BY_KEY, StackOutput
 
-DEFAULT_STACK = "CelebrityRecognition"
-
-# Output keys exactly as the stack declares them.
-BUCKET = "ImagesBucketName"
-FUNCTION_NAME = "FunctionName"
-FUNCTION_ARN = "FunctionArn"
-RESULTS_TABLE = "ResultsTableName"
+# The stack's own default name, so `celeb` finds a stack deployed without `-c stack_name=...`.
+DEFAULT_STACK: str = SETTINGS_BY_KEY["stack_name"].default
 
 
 @dataclass(frozen=True)
@@ -26,32 +22,32 @@ class StackOutputs:
     status: str
     values: dict[str, str] = field(default_factory=dict)
 
-    def require(self, key: str) -> str:
-        """The output's value, or a configuration error naming the missing key."""
-        if key in self.values:
-            return self.values[key]
-        if key == RESULTS_TABLE:
+    def require(self, output: StackOutput) -> str:
+        """The output's value, or a configuration error naming the missing output."""
+        if output in self.values:
+            return self.values[output]
+        if output == StackOutput.RESULTS_TABLE:
             raise ConfigProblem(
-                f"stack {self.stack_name!r} has no {RESULTS_TABLE} output: it was deployed without "
+                f"stack {self.stack_name!r} has no {output} output: it was deployed without "
                 "the results table (-c results_table=false), so no results are stored"
             )
         raise ConfigProblem(
-            f"stack {self.stack_name!r} ({self.status}) has no {key} output: is it the celebrity "
+            f"stack {self.stack_name!r} ({self.status}) has no {output} output: is it the celebrity "
             "recognition stack, and fully deployed?"
         )
 
     @property
     def bucket(self) -> str:
-        return self.require(BUCKET)
+        return self.require(StackOutput.IMAGES_BUCKET)
 
     @property
     def function_name(self) -> str:
-        return self.require(FUNCTION_NAME)
+        return self.require(StackOutput.FUNCTION_NAME)
 
     @property
     def results_table(self) -> str | None:
         """None when the stack was deployed without the results table."""
-        return self.values.get(RESULTS_TABLE)
+        return self.values.get(StackOutput.RESULTS_TABLE)
 
 
 def read_outputs(cloudformation: Any, stack_name: str) -> StackOutputs:

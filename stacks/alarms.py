@@ -17,7 +17,7 @@ from stacks.compliance import acknowledge
 _PERIOD = Duration.minutes(5)
 
 
-class PipelineAlarms(Construct):
+class OperationalAlarms(Construct):
     def __init__(
         self,
         scope: Construct,
@@ -28,6 +28,7 @@ class PipelineAlarms(Construct):
         dead_letter_queue: sqs.IQueue,
         oldest_message_seconds: int,
         email: str,
+        delivery_dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
@@ -63,6 +64,19 @@ class PipelineAlarms(Construct):
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             ),
         ]
+        if delivery_dead_letter_queue is not None:
+            self.alarms.append(
+                self._alarm(
+                    "DeliveryDeadLetters",
+                    "Upload events EventBridge could not deliver to the upload queue are waiting in its "
+                    "dead-letter queue",
+                    delivery_dead_letter_queue.metric_approximate_number_of_messages_visible(
+                        period=_PERIOD, statistic="Maximum"
+                    ),
+                    1,
+                    at_least_one,
+                )
+            )
 
         self.topic: sns.Topic | None = None
         if email:

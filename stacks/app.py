@@ -1,4 +1,4 @@
-"""Builds the CDK app: cdk.json's context as the base, so tests, `python app.py` and the CLI agree."""
+"""Builds the CDK app: cdk.json's feature flags as the base, so tests, `python app.py` and the CLI agree."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import aws_cdk as cdk
 
 from stacks.compliance import add_compliance_checks
 from stacks.config import load_config
-from stacks.pipeline_stack import CelebrityRecognitionStack
+from stacks.recognition_stack import CelebrityRecognitionStack
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 

@@ -1,40 +1,40 @@
-"""Typed configuration of the pipeline, parsed from CDK context in one place.
+"""Typed configuration of the app, parsed from CDK context in one place.
 
-Defaults live in cdk.json (the single source of truth); `-c key=value` overrides them and always
-arrives as a string, so every parser accepts both the JSON type and its string spelling.
+Every setting (key, default, bounds, help) is defined once, in `recognizer.contract.SETTINGS`;
+`-c key=value` overrides the default and always arrives as a string, so every parser accepts both
+the JSON type and its string spelling. cdk.json holds only CDK's feature flags.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from aws_cdk import aws_logs as logs
 
+from recognizer.contract import RENAMED_SETTINGS, SETTINGS, SettingError
+
 # Context keys owned by CDK itself or by feature flags: never mistaken for a typo of ours.
 _FOREIGN_KEY = re.compile(r"^(@|aws:|aws-cdk:|cdk[-:]|acknowledged-issue-numbers$)")
 
-# CloudWatch Logs accepts only these retentions; jsii's Python enum carries names, not day counts.
-RETENTION_DAYS: dict[int, logs.RetentionDays] = {
-    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
-    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS,
-    120: logs.RetentionDays.FOUR_MONTHS, 150: logs.RetentionDays.FIVE_MONTHS,
-    180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
-    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
-    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS,
-    1827: logs.RetentionDays.FIVE_YEARS, 2192: logs.RetentionDays.SIX_YEARS,
-    2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
-    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
-}  # fmt: skip
 
-# S3 keys may hold almost anything, but a prefix filter with these would never match a sane upload.
-_PREFIX = re.compile(r"[A-Za-z0-9!_.*'()/=-]*")
-_OPTIONAL_EMAIL = re.compile(r"(?:[^@\s]+@[^@\s]+\.[^@\s]+)?")
-_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
+def retention(days: int) -> logs.RetentionDays:
+    """The CloudWatch Logs retention enum member for a number of days (the contract's allowed values)."""
+    return next(member for member in logs.RetentionDays if _days(member) == days)
+
+
+def _days(member: logs.RetentionDays) -> int | None:
+    # jsii's Python enum carries names (ONE_WEEK), not day counts: ask CloudFormation's value.
+    return {
+        "ONE_DAY": 1, "THREE_DAYS": 3, "FIVE_DAYS": 5, "ONE_WEEK": 7, "TWO_WEEKS": 14, "ONE_MONTH": 30,
+        "TWO_MONTHS": 60, "THREE_MONTHS": 90, "FOUR_MONTHS": 120, "FIVE_MONTHS": 150, "SIX_MONTHS": 180,
+        "ONE_YEAR": 365, "THIRTEEN_MONTHS": 400, "EIGHTEEN_MONTHS": 545, "TWO_YEARS": 731,
+        "THREE_YEARS": 1096, "FIVE_YEARS": 1827, "SIX_YEARS": 2192, "SEVEN_YEARS": 2557,
+        "EIGHT_YEARS": 2922, "NINE_YEARS": 3288, "TEN_YEARS": 3653,
+    }.get(member.name)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -46,138 +46,78 @@ class ConfigError(ValueError):
         self.value = value
 
 
+_DEFAULTS = {setting.key: setting.default for setting in SETTINGS}
+
+
 @dataclass(frozen=True, kw_only=True)
-class PipelineConfig:
+class AppConfig:
+    """One typed field per setting of the contract (a test checks that they match)."""
+
     stack_name: str
-    env: str
+    deployment: str
     results_table: bool
+    dedup: bool
     memory_size: int
     timeout_seconds: int
     log_retention_days: int
+    log_level: str
     tracing: bool
     min_confidence: float
     rekognition_retry_mode: str
     rekognition_max_attempts: int
     noncurrent_version_expiration_days: int
     upload_prefix: str
+    event_archive_days: int
     batch_size: int
     max_batching_window_seconds: int
     max_concurrency: int
     max_receive_count: int
     oldest_message_alarm_seconds: int
     alarm_email: str
+    # The cloud backfill's settings carry the contract's defaults here as well (not a copy: read from
+    # SETTINGS), so an AppConfig spelled out without them, as some tests do, still compares equal.
+    cloud_backfill: bool = _DEFAULTS["cloud_backfill"]
+    backfill_batch_size: int = _DEFAULTS["backfill_batch_size"]
+    backfill_max_concurrency: int = _DEFAULTS["backfill_max_concurrency"]
+    backfill_tolerated_failure_percentage: float = _DEFAULTS["backfill_tolerated_failure_percentage"]
 
     @property
     def is_dev(self) -> bool:
-        return self.env == "dev"
+        return self.deployment == "dev"
+
+    def function_environment(self) -> dict[str, str]:
+        """The environment variables of every setting the function reads, as the stack writes them."""
+        return {
+            setting.env: setting.to_env(getattr(self, setting.key)) for setting in SETTINGS if setting.env
+        }
 
 
-def _boolean(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ConfigError(key, value, "true or false")
+assert [setting.key for setting in SETTINGS] == [field.name for field in fields(AppConfig)]
 
 
-def _integer(low: int, high: int) -> Callable[[str, Any], int]:
-    def parse(key: str, value: Any) -> int:
-        number: int | None = None
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            number = int(value)
-        if number is None or not low <= number <= high:
-            raise ConfigError(key, value, f"a whole number from {low} to {high}")
-        return number
-
-    return parse
-
-
-def _number(low: float, high: float) -> Callable[[str, Any], float]:
-    def parse(key: str, value: Any) -> float:
-        try:
-            number = float(value) if not isinstance(value, bool) else None
-        except (TypeError, ValueError):
-            number = None
-        if number is None or number != number or not low <= number <= high:
-            raise ConfigError(key, value, f"a number from {low:g} to {high:g}")
-        return number
-
-    return parse
-
-
-def _choice(*allowed: str) -> Callable[[str, Any], str]:
-    def parse(key: str, value: Any) -> str:
-        if value not in allowed:
-            raise ConfigError(key, value, "one of " + ", ".join(allowed))
-        return value
-
-    return parse
-
-
-def _pattern(regex: re.Pattern[str], allowed: str) -> Callable[[str, Any], str]:
-    def parse(key: str, value: Any) -> str:
-        if not isinstance(value, str) or not regex.fullmatch(value):
-            raise ConfigError(key, value, allowed)
-        return value
-
-    return parse
-
-
-def _retention(key: str, value: Any) -> int:
-    days = _integer(1, 3653)(key, value)
-    if days not in RETENTION_DAYS:
-        raise ConfigError(
-            key, value, "a CloudWatch Logs retention in days: " + ", ".join(map(str, RETENTION_DAYS))
-        )
-    return days
-
-
-_PARSERS: dict[str, Callable[[str, Any], Any]] = {
-    "stack_name": _pattern(_STACK_NAME, "a CloudFormation stack name (a letter, then letters, digits, '-')"),
-    "env": _choice("prod", "dev"),
-    "results_table": _boolean,
-    # Lambda's own limits.
-    "memory_size": _integer(128, 10240),
-    "timeout_seconds": _integer(1, 900),
-    "log_retention_days": _retention,
-    "tracing": _boolean,
-    "min_confidence": _number(0, 100),
-    "rekognition_retry_mode": _choice("standard", "adaptive"),
-    "rekognition_max_attempts": _integer(1, 10),
-    "noncurrent_version_expiration_days": _integer(1, 3650),
-    "upload_prefix": _pattern(_PREFIX, "an S3 key prefix of letters, digits and !_.*'()/=- (or empty)"),
-    # SQS event source limits: batch 1-10 without a window, up to 10000 with one; window 0-300 s.
-    "batch_size": _integer(1, 10000),
-    "max_batching_window_seconds": _integer(0, 300),
-    "max_concurrency": _integer(2, 1000),
-    "max_receive_count": _integer(1, 1000),
-    "oldest_message_alarm_seconds": _integer(60, 1209600),
-    "alarm_email": _pattern(_OPTIONAL_EMAIL, "an email address, or empty for no topic"),
-}
-
-assert set(_PARSERS) == {f.name for f in fields(PipelineConfig)}
-
-
-def _reject_typos(context: Mapping[str, Any]) -> None:
+def _reject_unknown(context: Mapping[str, Any]) -> None:
+    known = [setting.key for setting in SETTINGS]
     for key in context:
-        if key in _PARSERS or _FOREIGN_KEY.match(key):
+        if key in RENAMED_SETTINGS:
+            raise ConfigError(key, context[key], f"the new key '{RENAMED_SETTINGS[key]}' (renamed)")
+        if key in known or _FOREIGN_KEY.match(key):
             continue
-        close = difflib.get_close_matches(key, _PARSERS, n=1, cutoff=0.75)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
         if close:
             raise ConfigError(key, context[key], f"a known key; did you mean '{close[0]}'?")
 
 
-def load_config(context: Mapping[str, Any]) -> PipelineConfig:
-    """Parse every setting; raises ConfigError on the first bad or missing value."""
-    _reject_typos(context)
+def load_config(context: Mapping[str, Any]) -> AppConfig:
+    """Parse every setting (its contract default when absent); raises ConfigError on the first bad one."""
+    _reject_unknown(context)
     values: dict[str, Any] = {}
-    for key, parse in _PARSERS.items():
-        if key not in context:
-            raise ConfigError(key, None, "a value (its default belongs in cdk.json)")
-        values[key] = parse(key, context[key])
-    config = PipelineConfig(**values)
+    for setting in SETTINGS:
+        value = context.get(setting.key, setting.default)
+        try:
+            values[setting.key] = setting.parse(value)
+        except SettingError as error:
+            raise ConfigError(setting.key, value, error.allowed) from None
+    config = AppConfig(**values)
     if config.batch_size > 10 and config.max_batching_window_seconds == 0:
         raise ConfigError(
             "batch_size", config.batch_size, "at most 10 unless max_batching_window_seconds is at least 1"

@@ -18,5 +18,5 @@ def secure_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue
     )
 
 
-def dead_letter_queue(scope: Construct, construct_id: str) -> sqs.Queue:
-    return secure_queue(scope, construct_id, retention_period=DEAD_LETTER_RETENTION)
+def dead_letter_queue(scope: Construct, construct_id: str, **props: Any) -> sqs.Queue:
+    return secure_queue(scope, construct_id, retention_period=DEAD_LETTER_RETENTION, **props)

@@ -13,9 +13,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from recognizer.contract import ENV_RESULTS_TABLE
 from stacks.bundling import function_code
 from stacks.compliance import acknowledge, logical_id
-from stacks.config import RETENTION_DAYS, PipelineConfig
+from stacks.config import AppConfig, retention
 
 SOURCE = Path(__file__).resolve().parent.parent / "lambda"
 # The name the case study's handler used, so its zip layout and docs still apply.
@@ -31,7 +32,7 @@ class RecognitionFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: PipelineConfig,
+        config: AppConfig,
         images: s3.IBucket,
         results: dynamodb.ITable | None,
         dead_letter_queue: sqs.IQueue,
@@ -41,7 +42,7 @@ class RecognitionFunction(Construct):
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=RETENTION_DAYS[config.log_retention_days],
+            retention=retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY if config.is_dev else RemovalPolicy.RETAIN,
         )
 
@@ -78,20 +79,16 @@ class RecognitionFunction(Construct):
             )
         )
 
-        environment = {
-            "MIN_CONFIDENCE": f"{config.min_confidence:g}",
-            "REKOGNITION_RETRY_MODE": config.rekognition_retry_mode,
-            "REKOGNITION_MAX_ATTEMPTS": str(config.rekognition_max_attempts),
-            "LOG_LEVEL": "INFO",
-        }
+        environment = config.function_environment()
         if results is not None:
-            environment["RESULTS_TABLE_NAME"] = results.table_name
+            environment[ENV_RESULTS_TABLE] = results.table_name
             self.role.add_to_policy(
                 iam.PolicyStatement(
                     sid="WriteResults",
-                    # GetItem answers a duplicate from its stored result (no second Rekognition call);
-                    # celebrity items go with BatchWriteItem, the conditional summary with PutItem.
-                    actions=["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem"],
+                    # BatchGetItem reads a version's stored result and the content record of its bytes
+                    # (no second Rekognition call for either). TransactWriteItems has no action of its
+                    # own: IAM authorizes each of its Puts as PutItem, like the lone writes.
+                    actions=["dynamodb:BatchGetItem", "dynamodb:PutItem"],
                     resources=[results.table_arn],
                 )
             )
@@ -109,6 +106,11 @@ class RecognitionFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE if config.tracing else lambda_.Tracing.DISABLED,
+            # Lambda writes each log record as JSON (the record's extra fields included) and filters
+            # by level itself: CloudWatch Logs Insights queries the fields of every image's line.
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel[config.log_level],
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             environment=environment,
             # Asynchronous invocations (`InvocationType=Event`) that fail every retry land here too,
             # beside the uploads the queue gave up on: one place to look, one queue to redrive.

@@ -1,11 +1,4 @@
-"""The optional DynamoDB table holding one result per image version.
-
-Key design (the handler and the client rely on it):
-- `pk = IMAGE#<bucket>/<key>`, `sk = VERSION#<version>`: the result of one image version;
-  `sk = VERSION#<version>#CELEBRITY#<id>`: one item per recognized celebrity.
-- GSI `by-celebrity` (`celebrity_name`, `image_ref`): every image a celebrity appears in. Only the
-  celebrity items carry `celebrity_name`, so the index is sparse.
-"""
+"""The optional DynamoDB table holding one result per image version (key design: recognizer.contract)."""
 
 from __future__ import annotations
 
@@ -13,11 +6,13 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-PARTITION_KEY = "pk"
-SORT_KEY = "sk"
-CELEBRITY_INDEX = "by-celebrity"
-CELEBRITY_INDEX_PARTITION_KEY = "celebrity_name"
-CELEBRITY_INDEX_SORT_KEY = "image_ref"
+from recognizer.contract import (
+    CELEBRITY_INDEX,
+    CELEBRITY_INDEX_PARTITION_KEY,
+    CELEBRITY_INDEX_SORT_KEY,
+    PARTITION_KEY,
+    SORT_KEY,
+)
 
 
 class ResultsTable(Construct):

@@ -1,4 +1,8 @@
-"""The images bucket and the bucket that receives its server access logs."""
+"""The images bucket and the bucket that receives its server access logs.
+
+The images bucket publishes its events to the account's default EventBridge bus, where each
+consumer of uploads has a rule of its own (see `ingestion.py`).
+"""
 
 from __future__ import annotations
 
@@ -42,4 +46,14 @@ class ImageStorage(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="images/",
             **defaults,
+        )
+        # A property of the bucket itself: CloudFormation switches it on with the bucket, whereas
+        # `Bucket(event_bridge_enabled=True)` would go through CDK's notifications custom resource
+        # (a Lambda function with an AWS managed policy) in every stack.
+        cfn_images = self.images.node.default_child
+        assert isinstance(cfn_images, s3.CfnBucket)
+        cfn_images.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )

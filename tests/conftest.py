@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "no_table": {"results_table": "false"},
-    "dev_with_email": {"env": "dev", "alarm_email": "ops@example.com", "upload_prefix": "incoming/"},
+    "dev_with_email": {"deployment": "dev", "alarm_email": "ops@example.com", "upload_prefix": "incoming/"},
 }
 # Every numeric setting away from its default, in one synthesis, for the tests that follow context.
 CUSTOM = {

@@ -10,13 +10,13 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
+from recognizer.contract import ImageRef
 from recognizer.errors import (
     ConfigurationError,
     InvalidEventError,
     RecognitionError,
     ServiceUnavailableError,
 )
-from recognizer.events import ImageRef
 
 # Codes every service uses for "try again later"; botocore has already retried them.
 TRANSIENT_CODES = frozenset(
@@ -67,7 +67,7 @@ def describe_client_error(error: ClientError) -> str:
 
 def from_botocore_error(error: BotoCoreError, ref: ImageRef, service: str) -> RecognitionError:
     """Failures raised before or around the HTTP exchange rather than by the service."""
-    named = {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id}
+    named = ref.error_fields()
     if isinstance(error, ParamValidationError):
         return InvalidEventError(f"{service} rejected the request for {ref.describe()}: {error}", **named)
     if isinstance(error, NoCredentialsError | NoRegionError):

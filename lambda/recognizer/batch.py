@@ -1,4 +1,4 @@
-"""SQS batches of S3 notifications, answered with partial batch failures.
+"""SQS batches of upload events and redriven requests, answered with partial batch failures.
 
 Only retryable failures are handed back (``batchItemFailures``): permanent ones are recorded and
 logged, and retrying them would only loop them into the dead-letter queue. Messages there is no
@@ -13,10 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from recognizer import log
+from recognizer.analysis import Services
 from recognizer.clients import REKOGNITION_TIMEOUTS
-from recognizer.errors import ConfigurationError, InvalidEventError
+from recognizer.errors import InvalidEventError
 from recognizer.events import SqsMessage, parse_sqs_body
-from recognizer.pipeline import Services, process_image
+from recognizer.outcome import Outcome
+from recognizer.records import analyze_records
 
 # A message is started only while this much of the invocation is left: one RecognizeCelebrities
 # attempt that uses all of its connect and read timeouts, the slowest call that can still succeed
@@ -62,25 +64,11 @@ def process_message(message: SqsMessage, services: Services, request_id: str | N
     try:
         records = parse_sqs_body(message.body)
     except InvalidEventError as error:
-        log.log_unanalysed(log.FAILED, error, **context)
+        log.log_image(Outcome.FAILED, None, error=error, **context)
         return True
     if not records:
         log.log_event("S3 test event acknowledged", **context)
         return True
-    done = True
-    for record in records:
-        if isinstance(record, InvalidEventError):
-            log.log_unanalysed(log.FAILED, record, bucket=record.bucket, key=record.key, **context)
-            continue
-        try:
-            outcome = process_image(record, services, **context)
-        except ConfigurationError:
-            raise
-        except Exception as bug:  # one bad record must not sink the rest of the batch
-            log.log_unanalysed(
-                log.RETRY, bug, bucket=record.bucket, key=record.key, version_id=record.version_id, **context
-            )
-            done = False
-            continue
-        done = done and outcome.status != log.RETRY
-    return done
+    return all(
+        analysis.outcome != Outcome.RETRY for analysis in analyze_records(records, services, **context)
+    )

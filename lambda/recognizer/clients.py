@@ -19,13 +19,17 @@ from recognizer.settings import Settings
 # "total_max_attempts" counts the first call too (botocore's "max_attempts" counts only retries),
 # matching the meaning of AWS_MAX_ATTEMPTS and of REKOGNITION_MAX_ATTEMPTS.
 S3_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=10)
-# Items are built by store.attribute_value and the service validates them anyway; botocore's client-side
-# walk of every nested attribute was about a quarter of the local cost of each write.
+# Items are typed by boto3's TypeSerializer and the service validates them anyway; botocore's
+# client-side walk of every nested attribute was about a quarter of the local cost of each write.
+# Account-based endpoints need the account id in the credentials, and Lambda's carry none: the
+# regional endpoint is used either way, but "preferred" (the default) still resolves the id and
+# evaluates its endpoint rules on every call, about a quarter of a small call's local cost.
 DYNAMODB_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 5},
     connect_timeout=5,
     read_timeout=10,
     parameter_validation=False,
+    account_id_endpoint_mode="disabled",
 )
 # RecognizeCelebrities on a 15 MB image can take seconds; the retry policy comes from the stack.
 REKOGNITION_TIMEOUTS = {"connect_timeout": 5, "read_timeout": 30}
@@ -35,11 +39,14 @@ _clients: dict[tuple[Any, ...], Any] = {}
 
 
 def rekognition(settings: Settings) -> Any:
-    cache_key = ("rekognition", settings.retry_mode, settings.max_attempts)
+    cache_key = ("rekognition", settings.rekognition_retry_mode, settings.rekognition_max_attempts)
     client = _clients.get(cache_key)
     if client is None:  # the Config is only built on a miss: this runs on every invocation
         config = Config(
-            retries={"mode": settings.retry_mode, "total_max_attempts": settings.max_attempts},
+            retries={
+                "mode": settings.rekognition_retry_mode,
+                "total_max_attempts": settings.rekognition_max_attempts,
+            },
             **REKOGNITION_TIMEOUTS,
         )
         client = _client(cache_key, "rekognition", config)

@@ -2,18 +2,22 @@
 
 Lambda reports an exception's class name as ``errorType``, so each failure mode gets its own class
 and a message that names the object and says what was expected. ``retryable`` tells the batch and
-notification paths whether handing the record back to Lambda/SQS can help.
+notification paths whether handing the record back to Lambda/SQS can help; ``cause`` tells a
+recorded failure whether the image itself is at fault (only a new upload changes that verdict).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from recognizer.contract import FailureCause
+
 
 class RecognitionError(Exception):
     """Base class: one failure while analysing one image (or one event)."""
 
     retryable: ClassVar[bool] = False
+    cause: ClassVar[FailureCause] = FailureCause.ENVIRONMENT
 
     def __init__(
         self,
@@ -49,31 +53,63 @@ class ImageNotFoundError(RecognitionError):
     """The bucket, key or version does not exist."""
 
 
-class ImageAccessDeniedError(RecognitionError):
-    """The function role (or Rekognition acting for it) may not read the object."""
+class ImageArchivedError(RecognitionError):
+    """The object is in an archive storage class: it can be analyzed once restored."""
 
 
-class WrongRegionError(RecognitionError):
+class DeploymentError(RecognitionError):
+    """The deployment, not the image, stopped the analysis (a missing grant, a KMS key, a region).
+
+    Never recorded as a verdict on the image: the message goes back to the queue, ends in the
+    dead-letter queue (which alarms) and can be redriven once the deployment is fixed.
+    """
+
+    retryable = True
+
+
+class ImageAccessDeniedError(DeploymentError):
+    """The function role (or Rekognition acting for it) may not read the object, or its KMS key."""
+
+
+class WrongRegionError(DeploymentError):
     """The bucket lives in another region; Rekognition only reads same-region buckets."""
 
 
-class UnsupportedImageFormatError(RecognitionError):
+class RekognitionCannotReadError(DeploymentError):
+    """Rekognition could not read an object S3 had just served (InvalidS3ObjectException)."""
+
+
+class RekognitionAccessDeniedError(DeploymentError):
+    """The function role may not call Rekognition."""
+
+
+class StorageAccessDeniedError(DeploymentError):
+    """The function role may not write the results table (or use its KMS key)."""
+
+
+class ImageContentError(RecognitionError):
+    """The image's bytes are the problem: only a new upload can change the verdict."""
+
+    cause = FailureCause.IMAGE
+
+
+class UnsupportedImageFormatError(ImageContentError):
     """The object is neither JPEG nor PNG."""
 
 
-class EmptyImageError(RecognitionError):
+class EmptyImageError(ImageContentError):
     """The object has zero bytes."""
 
 
-class ImageTooLargeError(RecognitionError):
+class ImageTooLargeError(ImageContentError):
     """The object is above Rekognition's 15 MB limit for S3 images."""
 
 
-class ImageTooSmallError(RecognitionError):
+class ImageTooSmallError(ImageContentError):
     """One side of the image is below Rekognition's 80 px minimum."""
 
 
-class InvalidImageError(RecognitionError):
+class InvalidImageError(ImageContentError):
     """Rekognition (or S3) rejected the image for another permanent reason."""
 
 

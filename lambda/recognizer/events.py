@@ -1,59 +1,52 @@
-"""Pure parsing of the three event shapes the function accepts. No AWS calls, no I/O."""
+"""Pure parsing of the event shapes the function accepts. No AWS calls, no I/O."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
+from recognizer.contract import MAX_KEY_BYTES, OBJECT_CREATED, S3_EVENT_SOURCE, ImageRef
 from recognizer.errors import InvalidEventError
 
 # Rekognition's S3Object.Bucket pattern and length (legacy us-east-1 names allow capitals and "_").
 _BUCKET_RE = re.compile(r"[0-9A-Za-z.\-_]{3,255}")
-_MAX_KEY_BYTES = 1024  # S3's limit on an object key, counted in UTF-8 bytes
 _MAX_VERSION_CHARS = 1024
 
+_DIRECT = '{"bucket": str, "object_name": str, "version_id"?: str}'
+_UPLOAD_EVENTS = (
+    'an S3 event notification {"Records": [{"eventSource": "aws:s3", "s3": {...}}]}, '
+    f'an EventBridge event {{"source": "{S3_EVENT_SOURCE}", "detail-type": "{OBJECT_CREATED}", '
+    '"detail": {...}}'
+)
 ACCEPTED_SHAPES = (
-    'a direct invocation {"bucket": str, "object_name": str, "version_id"?: str}, '
-    'an S3 event notification {"Records": [{"eventSource": "aws:s3", "s3": {...}}]} '
+    f"a direct invocation {_DIRECT}, {_UPLOAD_EVENTS} "
     'or an SQS batch {"Records": [{"eventSource": "aws:sqs", "messageId": str, "body": str}]}'
 )
-SQS_BODY_SHAPES = (
-    'an S3 event notification {"Records": [{"eventSource": "aws:s3", ...}]} '
-    'or a direct invocation {"bucket": str, "object_name": str, "version_id"?: str}'
-)
+SQS_BODY_SHAPES = f"{_UPLOAD_EVENTS} or a direct invocation {_DIRECT}"
 
 
-# Records are NamedTuples rather than dataclasses: defining a frozen dataclass execs generated code
-# (~1 ms each), paid by every cold start, and these need nothing a NamedTuple lacks.
-class ImageRef(NamedTuple):
-    """One object version to analyse; ``version_id`` None means "latest" (or an unversioned bucket)."""
+class Work(NamedTuple):
+    """One image to analyze, and whether an upload event (rather than a request) asked for it."""
 
-    bucket: str
-    key: str
-    version_id: str | None = None
+    image: ImageRef
+    from_upload: bool = False
 
-    def with_version(self, version_id: str | None) -> ImageRef:
-        return self._replace(version_id=version_id)
 
-    def error_fields(self) -> dict[str, str | None]:
-        """The keywords every RecognitionError takes to name the object it is about."""
-        return {"bucket": self.bucket, "key": self.key, "version_id": self.version_id}
-
-    def describe(self) -> str:
-        """How messages name the object: s3://bucket/key plus the version when known."""
-        where = f"s3://{self.bucket}/{self.key}"
-        return f"{where} (version {self.version_id})" if self.version_id else where
+# A malformed record becomes an InvalidEventError in place, so the others still run.
+Records = tuple[Work | InvalidEventError, ...]
 
 
 class DirectInvocation(NamedTuple):
     image: ImageRef
 
 
-class S3Notification(NamedTuple):
-    # A malformed record becomes an InvalidEventError in place, so the others still run.
-    records: tuple[ImageRef | InvalidEventError, ...]
+class UploadEvents(NamedTuple):
+    """S3 notification records or one EventBridge event, invoking the function directly."""
+
+    records: Records
 
 
 class SqsMessage(NamedTuple):
@@ -65,7 +58,7 @@ class SqsBatch(NamedTuple):
     messages: tuple[SqsMessage, ...]
 
 
-Event = DirectInvocation | S3Notification | SqsBatch
+Event = DirectInvocation | UploadEvents | SqsBatch
 
 
 def parse_event(event: Any) -> Event:
@@ -76,6 +69,8 @@ def parse_event(event: Any) -> Event:
         )
     if "Records" in event:
         return _parse_records(event["Records"])
+    if _is_eventbridge(event):
+        return UploadEvents((_upload_or_error(parse_eventbridge, event),))
     if "bucket" in event or "object_name" in event:
         return DirectInvocation(parse_direct(event))
     keys = ", ".join(sorted(map(str, event))) or "none"
@@ -110,9 +105,9 @@ def validate_ref(ref: ImageRef) -> ImageRef:
             bucket=ref.bucket,
             key=ref.key,
         )
-    if len(ref.key.encode("utf-8", "surrogatepass")) > _MAX_KEY_BYTES:
+    if len(ref.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise InvalidEventError(
-            f"The key of {ref.describe()} is longer than S3's {_MAX_KEY_BYTES} UTF-8 bytes",
+            f"The key of {ref.describe()} is longer than S3's {MAX_KEY_BYTES} UTF-8 bytes",
             bucket=ref.bucket,
             key=ref.key,
         )
@@ -130,30 +125,58 @@ def decode_key(encoded: str) -> str:
 
 def parse_s3_record(record: Any) -> ImageRef:
     """One ``Records[]`` entry of an S3 event notification."""
-    bucket = _dig(record, "s3", "bucket", "name")
-    encoded_key = _dig(record, "s3", "object", "key")
-    version_id = _dig(record, "s3", "object", "versionId")
+    return _object_ref(
+        record, "S3 record", ("s3", "bucket", "name"), ("s3", "object", "key"), ("s3", "object", "versionId"),
+        decode_key,
+    )  # fmt: skip
+
+
+def parse_eventbridge(event: dict[str, Any]) -> ImageRef:
+    """S3's `Object Created` event on EventBridge (`detail.bucket.name`, `detail.object.key`, ...)."""
+    return _object_ref(
+        event, "EventBridge S3 event", ("detail", "bucket", "name"), ("detail", "object", "key"),
+        ("detail", "object", "version-id"), decode_eventbridge_key,
+    )  # fmt: skip
+
+
+def decode_eventbridge_key(key: str) -> str:
+    """S3 URL-encodes the key in its EventBridge events as in its other notifications."""
+    return decode_key(key)
+
+
+def _object_ref(
+    document: Any,
+    shape: str,
+    bucket_path: tuple[str, ...],
+    key_path: tuple[str, ...],
+    version_path: tuple[str, ...],
+    decode: Callable[[str], str],
+) -> ImageRef:
+    bucket = _dig(document, *bucket_path)
+    key = _dig(document, *key_path)
+    version_id = _dig(document, *version_path)
     if not isinstance(bucket, str) or not bucket:
-        raise InvalidEventError(f"S3 record has no s3.bucket.name string: got {bucket!r}")
-    if not isinstance(encoded_key, str) or not encoded_key:
-        raise InvalidEventError(f"S3 record has no s3.object.key string: got {encoded_key!r}", bucket=bucket)
+        raise InvalidEventError(f"{shape} has no {'.'.join(bucket_path)} string: got {bucket!r}")
+    if not isinstance(key, str) or not key:
+        raise InvalidEventError(f"{shape} has no {'.'.join(key_path)} string: got {key!r}", bucket=bucket)
     if not isinstance(version_id, str) or not version_id:
-        version_id = None  # S3 sends no versionId for unversioned buckets; treat "" or null the same
-    return validate_ref(ImageRef(bucket, decode_key(encoded_key), version_id))
+        version_id = None  # S3 sends no version for unversioned buckets; treat "" or null the same
+    return validate_ref(ImageRef(bucket, decode(key), version_id))
 
 
-def parse_s3_records(records: list[Any]) -> tuple[ImageRef | InvalidEventError, ...]:
-    parsed: list[ImageRef | InvalidEventError] = []
-    for record in records:
-        try:
-            parsed.append(parse_s3_record(record))
-        except InvalidEventError as error:
-            parsed.append(error)
-    return tuple(parsed)
+def parse_s3_records(records: list[Any]) -> Records:
+    return tuple(_upload_or_error(parse_s3_record, record) for record in records)
 
 
-def parse_sqs_body(body: Any) -> tuple[ImageRef | InvalidEventError, ...]:
-    """An SQS message body: an S3 notification, or a direct-invocation payload.
+def _upload_or_error(parse: Any, document: Any) -> Work | InvalidEventError:
+    try:
+        return Work(parse(document), from_upload=True)
+    except InvalidEventError as error:
+        return error
+
+
+def parse_sqs_body(body: Any) -> Records:
+    """An SQS message body: an upload event (S3 or EventBridge), or a direct-invocation payload.
 
     The function's asynchronous-invocation dead-letter queue is the upload queue's DLQ too, and
     Lambda puts the original payload in the message body: redriving that DLQ into the upload queue
@@ -170,9 +193,11 @@ def parse_sqs_body(body: Any) -> tuple[ImageRef | InvalidEventError, ...]:
         raise InvalidEventError(f"SQS body is not JSON: {_preview(body)}") from None
     if isinstance(document, dict) and document.get("Event") == "s3:TestEvent":
         return ()
+    if isinstance(document, dict) and _is_eventbridge(document):
+        return (_upload_or_error(parse_eventbridge, document),)
     if isinstance(document, dict) and ("bucket" in document or "object_name" in document):
         try:
-            return (parse_direct(document),)
+            return (Work(parse_direct(document)),)
         except InvalidEventError as error:
             return (error,)
     records = document.get("Records") if isinstance(document, dict) else None
@@ -186,7 +211,7 @@ def _parse_records(records: Any) -> Event:
         raise InvalidEventError(f'"Records" must be a non-empty list: expected {ACCEPTED_SHAPES}')
     sources = {r.get("eventSource") if isinstance(r, dict) else None for r in records}
     if sources == {"aws:s3"}:
-        return S3Notification(parse_s3_records(records))
+        return UploadEvents(parse_s3_records(records))
     if sources == {"aws:sqs"}:
         return SqsBatch(tuple(_parse_sqs_message(r) for r in records))
     found = ", ".join(sorted(map(repr, sources)))
@@ -207,6 +232,10 @@ def _dig(document: Any, *path: str) -> Any:
             return None
         document = document.get(name)
     return document
+
+
+def _is_eventbridge(document: dict[str, Any]) -> bool:
+    return document.get("source") == S3_EVENT_SOURCE and document.get("detail-type") == OBJECT_CREATED
 
 
 def _is_s3_record(record: Any) -> bool:

@@ -8,18 +8,18 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recognizer import aws_errors
+from recognizer.contract import ImageRef
 from recognizer.errors import (
     EmptyImageError,
     ImageAccessDeniedError,
+    ImageArchivedError,
     ImageNotFoundError,
-    InvalidImageError,
     RecognitionError,
     ServiceUnavailableError,
     UnexpectedServiceError,
     WrongRegionError,
 )
-from recognizer.events import ImageRef
-from recognizer.images import HEAD_BYTES
+from recognizer.image_checks import HEAD_BYTES
 
 _CONTENT_RANGE = re.compile(r"bytes (?:\d+-\d+|\*)/(\d+)")
 _NOT_FOUND = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "404", "NotFound"})
@@ -33,6 +33,7 @@ class ObjectHead(NamedTuple):
     version_id: str | None  # the version S3 served; None for unversioned buckets
     total_size: int
     head: bytes
+    metadata: dict[str, str]  # the object's user metadata (x-amz-meta-*, names in lower case)
 
 
 def read_head(s3: Any, ref: ImageRef, length: int = HEAD_BYTES) -> ObjectHead:
@@ -51,7 +52,13 @@ def read_head(s3: Any, ref: ImageRef, length: int = HEAD_BYTES) -> ObjectHead:
         raise map_s3_error(error, ref) from error
     except BotoCoreError as error:
         raise aws_errors.from_botocore_error(error, ref, "S3") from error
-    return ObjectHead(pinned_version(response.get("VersionId")), total_size(response, len(head)), head)
+    metadata = response.get("Metadata")
+    return ObjectHead(
+        pinned_version(response.get("VersionId")),
+        total_size(response, len(head)),
+        head,
+        metadata if isinstance(metadata, dict) else {},
+    )
 
 
 def pinned_version(version_id: Any) -> str | None:
@@ -78,7 +85,7 @@ def map_s3_error(error: ClientError, ref: ImageRef) -> RecognitionError:
     named = ref.error_fields()
     # Checked before the 403 rule: S3 answers an archived object with 403 InvalidObjectState.
     if code == "InvalidObjectState":
-        return InvalidImageError(
+        return ImageArchivedError(
             f"{where} is archived ({detail}): restore it from its archive storage class before analysis",
             **named,
         )
@@ -86,7 +93,7 @@ def map_s3_error(error: ClientError, ref: ImageRef) -> RecognitionError:
         return ImageNotFoundError(
             f"{where} was not found ({detail}): expected an existing object in bucket {ref.bucket!r}", **named
         )
-    if code in _DENIED or status == 403:
+    if code in _DENIED or code.startswith("KMS.") or status == 403:
         return ImageAccessDeniedError(
             f"Access to {where} was denied ({detail}): the function role needs s3:GetObject"
             f"{' and s3:GetObjectVersion' if ref.version_id else ''} on it (and kms:Decrypt for SSE-KMS)",

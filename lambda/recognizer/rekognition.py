@@ -11,18 +11,18 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recognizer import aws_errors
+from recognizer.contract import ImageRef
 from recognizer.errors import (
-    ImageAccessDeniedError,
-    ImageNotFoundError,
     ImageTooLargeError,
     InvalidImageError,
     RecognitionError,
+    RekognitionAccessDeniedError,
+    RekognitionCannotReadError,
     RekognitionThrottledError,
     ServiceUnavailableError,
     UnexpectedServiceError,
     UnsupportedImageFormatError,
 )
-from recognizer.events import ImageRef
 
 _THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException"})
 
@@ -59,14 +59,16 @@ def map_rekognition_error(error: ClientError, ref: ImageRef) -> RecognitionError
             f"Rekognition rejected {where} ({detail}): expected a JPEG or PNG of at least 80x80 px", **named
         )
     if code == "InvalidS3ObjectException":
-        # S3 served the object moments ago, so it was deleted since, or Rekognition's region differs.
-        return ImageNotFoundError(
-            f"Rekognition could not read {where} ({detail}): expected the object to still exist in a "
-            "bucket of the function's region",
+        # S3 served the object to this role moments ago: most likely Rekognition runs in another
+        # region than the bucket, or may not use its KMS key. Retried; if the object was deleted
+        # meanwhile, the retry's S3 read records that instead.
+        return RekognitionCannotReadError(
+            f"Rekognition could not read {where} ({detail}): expected a bucket in the function's region "
+            "whose objects (and KMS key, if any) the function role may read",
             **named,
         )
     if code == "AccessDeniedException":
-        return ImageAccessDeniedError(
+        return RekognitionAccessDeniedError(
             f"Rekognition refused to analyse {where} ({detail}): the function role needs "
             "rekognition:RecognizeCelebrities on Resource '*'",
             **named,

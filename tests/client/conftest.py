@@ -1,15 +1,17 @@
-"""Fixtures of the client tests: a moto server in this process, the stack in it, the function faked.
+"""Fixtures of the client tests: a moto server and the Rekognition stub in this process, the stack in
+moto, and the real function behind a local Lambda endpoint.
 
 Nothing here reaches AWS: every AWS_* variable of the developer's environment is removed, the
-config files point nowhere, the metadata service is off, and AWS_ENDPOINT_URL sends every client
-to the moto server on 127.0.0.1.
+config files point nowhere, the metadata service is off, AWS_ENDPOINT_URL sends every client (the
+CLI's and the function's) to the moto server on 127.0.0.1, and AWS_ENDPOINT_URL_REKOGNITION sends
+the function's Rekognition client to the stub.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,13 +24,19 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from celeb import aws as celeb_aws
+from celeb import render
 from celeb.cli import app
-
-# The fakes are shared with the script that records docs/client-session.md; with pytest's importlib
-# mode this folder is not on sys.path by itself.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from celeb_testkit import JPEG_BYTES, PNG_BYTES, Deployed, FakeFunction, deploy, install_before_send
+from tests.client.celeb_testkit import (
+    JPEG_BYTES,
+    KEYNOTE_FACES,
+    PNG_BYTES,
+    Deployed,
+    aws_client,
+    deploy,
+    function_environment,
+)
+from tests.client.local_lambda import FunctionProcess, LocalLambda, install_before_send
+from tests.integration.rekognition_stub import RekognitionStub
 
 
 @pytest.fixture(scope="session")
@@ -44,13 +52,22 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def rekognition_stub() -> Iterator[RekognitionStub]:
+    with RekognitionStub(celebrities=KEYNOTE_FACES) as stub:
+        yield stub
+
+
 @pytest.fixture(autouse=True)
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    """Fake credentials pointed at moto, and a moto emptied of the previous test's resources."""
+def aws_env(
+    moto_endpoint: str, rekognition_stub: RekognitionStub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> str:
+    """Fake credentials pointed at moto and the stub, both emptied of the previous test's state."""
     for name in list(os.environ):
         if name.startswith("AWS_") or name == "CELEB_STACK":
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", rekognition_stub.url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -61,12 +78,14 @@ def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     # Wide enough that rich tables do not wrap the values the tests look for.
     monkeypatch.setenv("COLUMNS", "200")
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    rekognition_stub.reset()
     return moto_endpoint
 
 
 @pytest.fixture(autouse=True)
 def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Keep botocore's real retry decisions (which errors, how many attempts) but not its sleeps.
+    # Keep botocore's real retry decisions (which errors, how many attempts) but not its sleeps:
+    # the CLI's and the function's clients alike.
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
 
 
@@ -80,24 +99,64 @@ def model_loader() -> botocore.loaders.Loader:
     return botocore.loaders.create_loader()
 
 
-@pytest.fixture
-def fake(
-    stack: Deployed, monkeypatch: pytest.MonkeyPatch, model_loader: botocore.loaders.Loader
-) -> FakeFunction:
-    """The function of `stack`, answering the client's invocations (seam: celeb.aws.open_session)."""
-    function = FakeFunction(stack)
+SessionHook = Callable[[boto3.Session], None]
+
+
+@pytest.fixture(autouse=True)
+def cli_sessions(monkeypatch: pytest.MonkeyPatch, model_loader: botocore.loaders.Loader) -> list[SessionHook]:
+    """Hooks run on every session the CLI opens (seam: celeb.aws.open_session)."""
+    hooks: list[SessionHook] = []
     original = celeb_aws.open_session
 
-    def open_stubbed_session(profile: str | None, region: str | None) -> boto3.Session:
+    def open_hooked_session(profile: str | None, region: str | None) -> boto3.Session:
         session = original(profile, region)
         # Speed only: every run opens a new session, which would parse the service models (a
         # quarter second) again; one loader caches them for the whole test session.
         session._session.register_component("data_loader", model_loader)
-        install_before_send(session, function)
+        for hook in hooks:
+            hook(session)
         return session
 
-    monkeypatch.setattr(celeb_aws, "open_session", open_stubbed_session)
-    return function
+    monkeypatch.setattr(celeb_aws, "open_session", open_hooked_session)
+    return hooks
+
+
+@pytest.fixture(scope="module")
+def function_process(model_loader: botocore.loaders.Loader) -> Iterator[FunctionProcess]:
+    """The function's clients, shared by a module's tests (building them costs more than most tests)."""
+    session = boto3.Session()
+    # Speed only: the service models are parsed once per test session.
+    session._session.register_component("data_loader", model_loader)
+    process = FunctionProcess(session)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def function(
+    stack: Deployed, cli_sessions: list[SessionHook], function_process: FunctionProcess
+) -> Iterator[LocalLambda]:
+    """The real function of `stack`, behind the Lambda endpoint the CLI's Invoke calls reach."""
+    local = LocalLambda(stack.function_name, stack.function_arn, function_environment(stack.table))
+    # Here, not in the module fixture: the clients must see this test's AWS_* environment.
+    function_process.start(local.environ)
+    cli_sessions.append(lambda session: install_before_send(session, local))
+    with local.running():
+        yield local
+
+
+@pytest.fixture
+def ctrl_c_seen(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once backfill has taken a Ctrl-C and waits for the invocations in flight."""
+    seen = threading.Event()
+    original = render.BackfillProgress.stopping
+
+    def stopping(self: render.BackfillProgress) -> None:
+        original(self)
+        seen.set()
+
+    monkeypatch.setattr(render.BackfillProgress, "stopping", stopping)
+    return seen
 
 
 @pytest.fixture
@@ -113,12 +172,12 @@ def cli() -> Callable[..., Result]:
 
 @pytest.fixture
 def s3():
-    return boto3.client("s3")
+    return aws_client("s3")
 
 
 @pytest.fixture
 def images(tmp_path: Path) -> Callable[..., Path]:
-    """Writes local image files: `images("a.jpg", "b.png")` -> their folder."""
+    """Writes local image files: `images("a.jpg", "b.png")` -> their folder (JPEG or PNG by suffix)."""
     folder = tmp_path / "images"
     folder.mkdir()
 

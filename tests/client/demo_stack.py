@@ -1,104 +1,113 @@
 """Run the client's test stack for a shell session, as recorded in docs/client-session.md.
 
-    python tests/client/demo_stack.py ENV_FILE PHOTO_DIR
+    python -m tests.client.demo_stack ENV_FILE PHOTO_DIR     (from the repository root)
 
-Starts a moto server on 127.0.0.1 with the stacks `CelebrityRecognition` (with results table) and
-`CelebrityRecognitionNoTable`, serves the stubbed function (FakeFunction) over HTTP, puts a few
-images in the bucket under `archive/` (two of them already analyzed), writes small PNG files to
-PHOTO_DIR, and writes the environment a shell needs to ENV_FILE. Runs until interrupted.
-Everything stays on this machine: nothing here talks to AWS.
+Starts a moto server (S3, DynamoDB, SQS, CloudFormation) and the Rekognition stub on 127.0.0.1,
+creates the stacks `CelebrityRecognition` (with results table) and `CelebrityRecognitionNoTable`,
+and serves their function over HTTP: the real function code (`recognizer.dispatch.handle`) in this
+process, with each stack's function environment, behind a local Lambda Invoke endpoint. Puts images
+in the bucket under `archive/` (two analyzed through the upload path, one with a recorded
+ImageNotFoundError from a request made before its upload), writes a few files to PHOTO_DIR, and
+writes the environment a shell needs to ENV_FILE. Runs until interrupted or killed, then prints how
+many RecognizeCelebrities calls the stub answered. Nothing here talks to AWS.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
-import struct
+import signal
 import sys
 import threading
-import zlib
 from pathlib import Path
 
-from celeb_testkit import FakeFunction, analyze, deploy, serve_http
+import boto3
 from moto.server import ThreadedMotoServer
 
+from tests.client.celeb_testkit import KEYNOTE_FACES, deploy, function_environment
+from tests.client.local_lambda import FunctionProcess, LocalLambda, serve_http
+from tests.handler.recognizer_testkit import jpeg_bytes, png_bytes
+from tests.integration.rekognition_stub import RekognitionStub
 
-def png(width: int, height: int, shade: int) -> bytes:
-    """A real, tiny PNG (a gradient), so `file` and image viewers accept it."""
+# About what RecognizeCelebrities takes for a photo, so progress and Ctrl-C look as they would.
+REKOGNITION_LATENCY = 0.4
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(
-        b"\x00" + bytes((x * 2 + shade) % 256 for x in range(width) for _ in range(3)) for _ in range(height)
-    )
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
+ARCHIVE = {
+    "archive/2019/keynote.jpg": png_bytes(320, 240),
+    "archive/2019/panel.PNG": png_bytes(320, 240),
+    "archive/2019/press.jpg": jpeg_bytes(1024, 768),
+    "archive/2020/launch.jpeg": jpeg_bytes(1024, 768),
+    "archive/2020/visit.JPG": jpeg_bytes(800, 600),
+    "archive/2020/award.png": png_bytes(200, 200),
+    "archive/2021/interview.png": png_bytes(240, 180),
+    "archive/2021/thumbnail.jpg": jpeg_bytes(40, 40),
+    "archive/2021/stage.jpg": jpeg_bytes(1920, 1080),
+    "archive/2021/lobby.JPEG": jpeg_bytes(640, 480),
+    "archive/notes.txt": b"shot list\n",
+}
 
 
 def main(env_file: Path, photo_dir: Path) -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    environment = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
-    os.environ.update(environment)
+    # `kill` as well as Ctrl-C ends the session cleanly (a background job ignores SIGINT).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.ExitStack() as running:
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto.start()
+        running.callback(moto.stop)
+        host, port = moto.get_host_and_port()
+        stub = running.enter_context(RekognitionStub(celebrities=KEYNOTE_FACES, latency=REKOGNITION_LATENCY))
+        environment = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+        # This process only: the function's Rekognition client goes to the stub.
+        os.environ.update(environment, AWS_ENDPOINT_URL_REKOGNITION=stub.url)
 
-    stack = deploy("CelebrityRecognition")
-    deploy("CelebrityRecognitionNoTable", with_table=False)
-    fake = FakeFunction(stack, delay=0.4)
-    function = serve_http(fake)
-    environment["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{function.server_address[1]}"
+        stacks = [deploy("CelebrityRecognition"), deploy("CelebrityRecognitionNoTable", with_table=False)]
+        functions = [
+            LocalLambda(s.function_name, s.function_arn, function_environment(s.table)) for s in stacks
+        ]
+        FunctionProcess().start(functions[0].environ)
+        for function in functions:
+            running.enter_context(function.running())
+        server = serve_http(*functions)
+        running.callback(server.shutdown)
+        environment["AWS_ENDPOINT_URL_LAMBDA"] = f"http://127.0.0.1:{server.server_address[1]}"
+        prepare(stacks[0].bucket, functions[0], photo_dir)
+        running.callback(lambda: print(f"Rekognition calls: {sum(stub.calls.values())}", flush=True))
 
-    import boto3
+        env_file.write_text("".join(f"export {name}={value}\n" for name, value in environment.items()))
+        print(f"ready: source {env_file}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
 
+
+def prepare(bucket: str, function: LocalLambda, photo_dir: Path) -> None:
+    """The bucket's archive as the session finds it, and the local files it uploads."""
+    # Asked for before its upload had finished: a recorded ImageNotFoundError, which may pass later.
+    early = {"bucket": bucket, "object_name": "archive/2020/visit.JPG"}
+    function.invoke(function.function_name, json.dumps(early).encode())
     s3 = boto3.client("s3")
-    archive = [
-        f"archive/{year}/{name}"
-        for year, names in {
-            "2019": ("keynote.jpg", "panel.PNG", "press.jpg"),
-            "2020": ("launch.jpeg", "visit.JPG", "award.png"),
-            "2021": ("interview.png", "thumbnail.jpg", "stage.jpg", "lobby.JPEG"),
-        }.items()
-        for name in names
-    ]
-    for number, key in enumerate([*archive, "archive/notes.txt"]):
-        s3.put_object(Bucket=stack.bucket, Key=key, Body=png(120, 120, number * 20))
-    # Analyzed before the session, as the S3 event path would have done.
+    versions = {
+        key: s3.put_object(Bucket=bucket, Key=key, Body=body)["VersionId"] for key, body in ARCHIVE.items()
+    }
+    # Analyzed before the session through the upload path (S3 -> EventBridge -> queue -> function).
     for key in ("archive/2019/keynote.jpg", "archive/2020/launch.jpeg"):
-        analyze(fake, key)
-    fake.errors["archive/2021/thumbnail.jpg"] = (
-        "ImageTooSmallError",
-        "The image is 40x40 px; Rekognition needs at least 80 px per side",
-    )
+        function.deliver_upload(bucket, key, versions[key])
+    function.calls.clear()
 
     photo_dir.mkdir(parents=True, exist_ok=True)
-    (photo_dir / "reinvent-keynote.png").write_bytes(png(160, 120, 10))
-    (photo_dir / "team-offsite.png").write_bytes(png(160, 120, 90))
+    (photo_dir / "reinvent-keynote.png").write_bytes(png_bytes(160, 120))
+    (photo_dir / "team-offsite.png").write_bytes(png_bytes(160, 120))
     (photo_dir / "notes.jpg").write_text("not a photo, whatever the name says\n")
-
-    env_file.write_text("".join(f"export {name}={value}\n" for name, value in environment.items()))
-    print(f"ready: source {env_file}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        function.shutdown()
-        moto.stop()
 
 
 if __name__ == "__main__":

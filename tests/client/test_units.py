@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import threading
-import time
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoRegionError
-from celeb_testkit import assert_one_error_line
 
+from celeb import interrupts
 from celeb.aws import explain
-from celeb.backfill import is_image_key
+from celeb.backfill import list_images
 from celeb.errors import ExitCode, FunctionFailed, UsageProblem, worst_exit_code
-from celeb.images import check_local_image, parse_s3_uri, resolve_targets
-from celeb.invoke import decode
+from celeb.invoke import decode, payload_for
 from celeb.ratelimit import RateLimiter
+from celeb.targets import check_local_image, parse_s3_uri, resolve_targets
+from recognizer.contract import ImageRef
+from tests.client.celeb_testkit import assert_one_error_line
 
 
 def test_file_checks(tmp_path):
@@ -45,6 +47,12 @@ def test_targets(tmp_path):
         parse_s3_uri("s3://only-bucket/")
 
 
+def test_payload_is_the_case_studys_plus_the_pinned_version():
+    assert json.loads(payload_for(ImageRef("b", "k.jpg"))) == {"bucket": "b", "object_name": "k.jpg"}
+    pinned = json.loads(payload_for(ImageRef("b", "k.jpg", "v1")))
+    assert pinned == {"bucket": "b", "object_name": "k.jpg", "version_id": "v1"}
+
+
 def _response(payload: bytes, function_error: str | None = None) -> dict:
     response = {"StatusCode": 200, "Payload": io.BytesIO(payload)}
     if function_error:
@@ -66,6 +74,11 @@ def test_decode_function_errors():
         decode(_response(b"out of memory", "Unhandled"))
     with pytest.raises(FunctionFailed, match="UnexpectedPayload"):
         decode(_response(b'"Jeff Bezos"'))  # what the case study's handler returned
+    # A result of another shape than the contract's: named, not a KeyError.
+    other = {"bucket": "b", "key": "k", "version_id": None, "celebrities": [{"name": "X"}],
+             "unrecognized_faces": 0, "analyzed_at": "2026-11-26T11:29:25Z"}  # fmt: skip
+    with pytest.raises(FunctionFailed, match=r"UnexpectedPayload: .*celebrities\[0\]\.id"):
+        decode(_response(json.dumps(other).encode()))
 
 
 def test_aws_errors_map_to_exit_codes():
@@ -84,22 +97,35 @@ def test_aws_errors_map_to_exit_codes():
     assert worst_exit_code([FunctionFailed("A", "b"), throttled]) == ExitCode.THROTTLED
 
 
-def test_image_keys():
-    assert [
-        key for key in ("a.jpg", "b.JPEG", "c.Png", "d.gif", "e.jpg.txt", "dir/") if is_image_key(key)
-    ] == [
-        "a.jpg",
-        "b.JPEG",
-        "c.Png",
-    ]
+def test_backfill_lists_image_keys_only(stack, s3):
+    keys = ("a.jpg", "b.JPEG", "c.Png", "d.gif", "e.jpg.txt", "dir/")
+    for key in keys:
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=b"")
+
+    assert list_images(s3, stack.bucket, "") == ["a.jpg", "b.JPEG", "c.Png"]
 
 
-def test_rate_limiter_spacing_and_stop():
-    limiter = RateLimiter(20)
-    stop = threading.Event()
-    started = time.monotonic()
+class _RecordingStop(threading.Event):
+    """A stop event that records how long each caller would wait, instead of waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.append(timeout or 0.0)
+        return self.is_set()
+
+
+def test_rate_limiter_spaces_start_slots_and_stops():
+    now = [100.0]
+    limiter = RateLimiter(20, clock=lambda: now[0])
+    stop = _RecordingStop()
+
     assert all(limiter.wait(stop) for _ in range(3))
-    assert time.monotonic() - started >= 2 / 20 - 0.005
+    assert stop.waited == pytest.approx([0.05, 0.10])  # the first starts at once, then one per 1/20 s
+    now[0] += 10  # long after: no debt is carried over
+    assert limiter.wait(stop) is True and len(stop.waited) == 2
     stop.set()
     assert limiter.wait(stop) is False  # a stopped run starts nothing more
     with pytest.raises(ValueError):
@@ -127,3 +153,24 @@ def test_bad_s3_uri_is_a_usage_error(cli):
 
     assert result.exit_code == ExitCode.USAGE
     assert_one_error_line(result.stderr, "s3://just-a-bucket: an S3 URI needs a bucket and a key")
+
+
+def test_ctrl_c_twice_at_once_is_one_press_later_is_two(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(interrupts.time, "monotonic", lambda: now[0])
+    ctrl_c = interrupts.CtrlC()
+
+    ctrl_c(signal.SIGINT, None)
+    now[0] += 0.001  # the same Ctrl-C, delivered to the process and to its group
+    ctrl_c(signal.SIGINT, None)
+    assert (ctrl_c.pressed, ctrl_c.pressed_again) == (True, False)
+    now[0] += interrupts.SAME_PRESS_SECONDS
+    ctrl_c(signal.SIGINT, None)
+    assert ctrl_c.pressed_again
+
+
+def test_ctrl_c_counting_restores_the_previous_handler():
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts.ctrl_c_counted() as ctrl_c:
+        assert signal.getsignal(signal.SIGINT) is ctrl_c
+    assert signal.getsignal(signal.SIGINT) is before

@@ -1,4 +1,8 @@
-"""Fixtures for the Lambda function's tests: import path, fake AWS environment, moto, Stubber."""
+"""Fixtures for the Lambda function's tests: fake AWS environment, moto, Stubber.
+
+The `recognizer` package is installed from lambda/ (pyproject.toml); `handler.py` is the function's
+entry point beside it and not part of the package, so lambda/ goes on sys.path for `import handler`.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +15,33 @@ from typing import Any
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-LAMBDA_DIR = HERE.parents[1] / "lambda"
-for path in (LAMBDA_DIR, HERE):  # the function's code, and recognizer_testkit beside this file
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+if str(LAMBDA_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_DIR))
 
 import boto3  # noqa: E402
 from botocore.stub import Stubber  # noqa: E402
 from moto import mock_aws  # noqa: E402
-from recognizer import clients  # noqa: E402
-from recognizer.settings import load_settings  # noqa: E402
-from recognizer_testkit import BUCKET, TABLE, FakeHttp, jpeg_bytes, png_bytes  # noqa: E402
 
-FUNCTION_ENV = (
-    "RESULTS_TABLE_NAME",
-    "MIN_CONFIDENCE",
-    "REKOGNITION_RETRY_MODE",
-    "REKOGNITION_MAX_ATTEMPTS",
-    "LOG_LEVEL",
+from recognizer import clients  # noqa: E402
+from recognizer.contract import ENV_RESULTS_TABLE, FUNCTION_SETTINGS  # noqa: E402
+from recognizer.settings import load_settings  # noqa: E402
+from tests.handler import moto_transactions  # noqa: E402
+from tests.handler.recognizer_testkit import (  # noqa: E402
+    BUCKET,
+    TABLE,
+    AwsAnswers,
+    FakeHttp,
+    create_results_table,
+    jpeg_bytes,
+    png_bytes,
 )
+
+# moto copies a whole table for every transaction; the function writes with one per image.
+moto_transactions.install()
+
+# Every variable the stack gives the function, and Lambda's own log level.
+FUNCTION_ENV = (ENV_RESULTS_TABLE, *(s.env for s in FUNCTION_SETTINGS if s.env), "AWS_LAMBDA_LOG_LEVEL")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,7 +54,7 @@ def fresh_client_cache() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No real credentials, profiles or endpoints can leak in; every test starts with fresh clients."""
+    """No real credentials, profiles or endpoints can leak in."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", *FUNCTION_ENV):
         monkeypatch.delenv(name, raising=False)
     for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
@@ -56,7 +67,7 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     # Clients are kept across tests, as in a warm container: building one costs ~0.1 s. Tests
-    # attach Stubbers and FakeHttp only through context managers/fixtures that detach them.
+    # attach Stubbers, FakeHttp and AwsAnswers only through context managers/fixtures that detach them.
     yield
 
 
@@ -93,29 +104,17 @@ def images(s3: Any) -> dict[str, bytes]:
 
 
 @pytest.fixture
+def versioned(s3: Any) -> Any:
+    """BUCKET with versioning on, as the stack creates it; the S3 client."""
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return s3
+
+
+@pytest.fixture
 def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The results table exactly as the stack defines it, and RESULTS_TABLE_NAME pointing at it."""
-    dynamodb = clients.dynamodb()
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"}
-            for name in ("pk", "sk", "celebrity_name", "image_ref")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-celebrity",
-                "KeySchema": [
-                    {"AttributeName": "celebrity_name", "KeyType": "HASH"},
-                    {"AttributeName": "image_ref", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    monkeypatch.setenv("RESULTS_TABLE_NAME", TABLE)
+    """The results table with the contract's keys and index, and RESULTS_TABLE_NAME pointing at it."""
+    create_results_table(clients.dynamodb())
+    monkeypatch.setenv(ENV_RESULTS_TABLE, TABLE)
     return _resource().Table(TABLE)
 
 
@@ -144,6 +143,20 @@ def fake_http() -> Iterator[Callable[[Any], FakeHttp]]:
     yield attach
     for fake in attached:
         fake.detach()
+
+
+@pytest.fixture
+def s3_answers(aws: None) -> Iterator[AwsAnswers]:
+    """Chosen answers for the handler's S3 client; every other call reaches moto."""
+    with AwsAnswers(clients.s3()) as answers:
+        yield answers
+
+
+@pytest.fixture
+def dynamodb_answers(aws: None) -> Iterator[AwsAnswers]:
+    """Chosen answers for the handler's DynamoDB client; every other call reaches moto."""
+    with AwsAnswers(clients.dynamodb()) as answers:
+        yield answers
 
 
 @pytest.fixture

@@ -1,20 +1,42 @@
-"""Test data and fakes for the function's tests: real image headers, Rekognition responses, fake HTTP."""
+"""Test data and fakes for the function's tests: real image headers, AWS events and responses, fake
+answers at the AWS boundary, and readers of the function's log records.
+
+Other test folders import it as ``tests.handler.recognizer_testkit``.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import struct
 import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.response import StreamingBody
+
+from recognizer.contract import (
+    CELEBRITY_INDEX,
+    CELEBRITY_INDEX_PARTITION_KEY,
+    CELEBRITY_INDEX_SORT_KEY,
+    OBJECT_CREATED,
+    PARTITION_KEY,
+    S3_EVENT_SOURCE,
+    SORT_KEY,
+)
 
 BUCKET = "photos-bucket"
 TABLE = "celebrity-results"
 WHEN = datetime(2026, 11, 26, 11, 29, 25, 123456, tzinfo=UTC)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+RECOGNIZER_LOGGER = "recognizer"
+# What operators query in CloudWatch Logs Insights on every image record (README: duration_ms).
+IMAGE_FIELDS = ("outcome", "bucket", "key", "version_id", "celebrities", "duration_ms")
+ERROR_FIELDS = ("error_type", "error_message")
 
 
 def png_bytes(width: int, height: int) -> bytes:
@@ -44,6 +66,10 @@ def jpeg_bytes(width: int, height: int, exif_padding: int = 0) -> bytes:
     components = b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
     sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + components
     return soi + app0 + filler + sof0 + b"\xff\xd9"
+
+
+# --------------------------------------------------------------------------------------------
+# Rekognition
 
 
 def celebrity_face(
@@ -94,6 +120,167 @@ def celebrities_response(*faces: dict[str, Any], unrecognized: int = 0) -> dict[
     }
 
 
+def s3_object(key: str, version_id: str | None = None, bucket: str = BUCKET) -> dict[str, str]:
+    """RecognizeCelebrities' Image.S3Object for an object version."""
+    found = {"Bucket": bucket, "Name": key}
+    if version_id is not None:
+        found["Version"] = version_id
+    return found
+
+
+def expect_recognition(
+    stub: Any, key: str, response: dict[str, Any], version_id: str | None = None, bucket: str = BUCKET
+) -> None:
+    """Queue a RecognizeCelebrities answer that only matches a request for ``key`` (and version)."""
+    stub.add_response(
+        "recognize_celebrities", response, {"Image": {"S3Object": s3_object(key, version_id, bucket)}}
+    )
+
+
+def expect_recognition_error(
+    stub: Any, key: str, code: str, status: int = 400, version_id: str | None = None
+) -> None:
+    stub.add_client_error(
+        "recognize_celebrities",
+        code,
+        f"{code} from the stub",
+        http_status_code=status,
+        expected_params={"Image": {"S3Object": s3_object(key, version_id)}},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Events, as AWS delivers them
+
+
+def s3_event(*keys: str, bucket: str = BUCKET, version_ids: dict[str, str] | None = None) -> dict[str, Any]:
+    """An S3 event notification for already URL-encoded ``keys``, as S3 sends it."""
+    records = []
+    for key in keys:
+        obj: dict[str, Any] = {
+            "key": key,
+            "size": 1024,
+            "eTag": "0123456789abcdef",
+            "sequencer": "0A1B2C3D4E5F678901",
+        }
+        if version_ids and key in version_ids:
+            obj["versionId"] = version_ids[key]
+        records.append(
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-26T11:29:25.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket}, "object": obj},
+            }
+        )
+    return {"Records": records}
+
+
+def eventbridge_event(
+    key: str, *, bucket: str = BUCKET, version_id: str | None = None, detail_type: str = OBJECT_CREATED
+) -> dict[str, Any]:
+    """S3's "Object Created" event on the default bus, with ``key`` exactly as the event carries it."""
+    obj: dict[str, Any] = {
+        "key": key,
+        "size": 1024,
+        "etag": "0123456789abcdef",
+        "sequencer": "0A1B2C3D4E5F6789",
+    }
+    if version_id is not None:
+        obj["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": detail_type,
+        "source": S3_EVENT_SOURCE,
+        "account": "123456789012",
+        "time": "2026-11-26T11:29:25Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "203.0.113.15",
+            "reason": "PutObject",
+        },
+    }
+
+
+def sqs_event(*messages: tuple[str, str]) -> dict[str, Any]:
+    """An SQS batch of (messageId, body) pairs."""
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": f"handle-{message_id}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:images",
+                "awsRegion": "us-east-1",
+            }
+            for message_id, body in messages
+        ]
+    }
+
+
+class LambdaContext:
+    """The parts of Lambda's context object the function reads; remaining time from a list."""
+
+    def __init__(self, *remaining_ms: int, request_id: str = "req-1") -> None:
+        self.aws_request_id = request_id
+        self.remaining = list(remaining_ms) or [900_000]
+        self.asked = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        """One value per question; the last one repeats."""
+        self.asked += 1
+        return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
+
+
+# --------------------------------------------------------------------------------------------
+# The results table as the stack defines it (names from the contract).
+
+
+def create_results_table(client: Any, name: str = TABLE) -> None:
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": "S"}
+            for attribute in (
+                PARTITION_KEY,
+                SORT_KEY,
+                CELEBRITY_INDEX_PARTITION_KEY,
+                CELEBRITY_INDEX_SORT_KEY,
+            )
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": CELEBRITY_INDEX,
+                "KeySchema": [
+                    {"AttributeName": CELEBRITY_INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": CELEBRITY_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Fake answers at the AWS boundary
+
+
 class _Raw(io.BytesIO):
     def stream(self, **_: Any) -> Any:
         yield self.read()
@@ -140,6 +327,110 @@ class FakeHttp:
         return AWSResponse(request.url, status, headers, _Raw(body))
 
 
+class AwsAnswers:
+    """Answers chosen calls of a client (moto behind it) and lets every other call through.
+
+    A Stubber answers every call of its client; the handler uses one client per service, so a test
+    that denies one S3 object, or loses one DynamoDB write, needs the rest to reach moto. Answers
+    are given at botocore's ``before-call`` hook, as a Stubber gives them: the client parses
+    nothing, raises ClientError for an error and returns the parsed dict otherwise.
+    ``calls`` records (operation, API parameters) of every call the client made while attached.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._events = client.meta.events
+        self._service = client.meta.service_model.service_id.hyphenize()
+        self._id = f"aws-answers-{id(self)}"
+        self._answers: list[_Answer] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        # botocore keeps unique ids across events: one per registration.
+        self._events.register_first(
+            f"before-parameter-build.{self._service}", self._remember, f"{self._id}-p"
+        )
+        self._events.register_first(f"before-call.{self._service}", self._answer, f"{self._id}-c")
+
+    def __enter__(self) -> AwsAnswers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.detach()
+
+    def detach(self) -> None:
+        self._events.unregister(f"before-parameter-build.{self._service}", unique_id=f"{self._id}-p")
+        self._events.unregister(f"before-call.{self._service}", unique_id=f"{self._id}-c")
+
+    def error(
+        self,
+        operation: str,
+        code: str,
+        message: str = "",
+        *,
+        status: int = 400,
+        when: Callable[[dict[str, Any]], bool] = lambda _: True,
+        times: int = 1,
+        modeled: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> AwsAnswers:
+        """``operation`` (e.g. "GetObject") fails with ``code``; ``fields`` land in Error (e.g. Region),
+        ``modeled`` beside it (e.g. TransactionCanceledException's CancellationReasons)."""
+
+        def parsed() -> dict[str, Any]:
+            return {
+                "Error": {"Code": code, "Message": message or code, **fields},
+                "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
+                **(modeled or {}),
+            }
+
+        self._answers.append(_Answer(operation, when, status, parsed, times))
+        return self
+
+    def response(
+        self,
+        operation: str,
+        parsed: Callable[[], dict[str, Any]],
+        *,
+        when: Callable[[dict[str, Any]], bool] = lambda _: True,
+        times: int = 1,
+    ) -> AwsAnswers:
+        """``parsed`` builds the answer each time (a streaming Body can be read only once)."""
+        self._answers.append(_Answer(operation, when, 200, parsed, times))
+        return self
+
+    @property
+    def pending(self) -> int:
+        return sum(answer.left for answer in self._answers)
+
+    def _remember(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        context[self._id] = dict(params)
+        self.calls.append((model.name, dict(params)))
+
+    def _answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict] | None:
+        params = context.get(self._id, {})
+        for answer in self._answers:
+            if answer.operation == model.name and answer.left and answer.when(params):
+                answer.left -= 1
+                return AWSResponse(None, answer.status, {}, None), answer.parsed()
+        return None
+
+
+@dataclass
+class _Answer:
+    operation: str
+    when: Callable[[dict[str, Any]], bool]
+    status: int
+    parsed: Callable[[], dict[str, Any]]
+    left: int
+
+
+def object_body(data: bytes) -> dict[str, Any]:
+    """A GetObject answer's Body and sizes (a Range read of the whole object)."""
+    return {
+        "Body": StreamingBody(io.BytesIO(data), len(data)),
+        "ContentLength": len(data),
+        "ContentRange": f"bytes 0-{len(data) - 1}/{len(data)}",
+    }
+
+
 def s3_error_xml(code: str, message: str, **extra: str) -> bytes:
     fields = "".join(f"<{name}>{value}</{name}>" for name, value in extra.items())
     return (
@@ -148,67 +439,43 @@ def s3_error_xml(code: str, message: str, **extra: str) -> bytes:
     ).encode()
 
 
-def expect_recognition(stub: Any, key: str, response: dict[str, Any], version_id: str | None = None) -> None:
-    """Queue a RecognizeCelebrities answer that only matches a request for ``key`` (and version)."""
-    s3_object = {"Bucket": BUCKET, "Name": key}
-    if version_id is not None:
-        s3_object["Version"] = version_id
-    stub.add_response("recognize_celebrities", response, {"Image": {"S3Object": s3_object}})
+# --------------------------------------------------------------------------------------------
+# The function's log records
+
+# What Lambda's JSON formatter writes itself (and so never takes from a record's extras), plus
+# LogRecord's own attributes, which it leaves out.
+LAMBDA_OWN_KEYS = frozenset(
+    {"timestamp", "level", "message", "logger", "stackTrace", "errorType", "errorMessage", "requestId",
+     "location", "tenantId"}
+)  # fmt: skip
+_LOG_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "aws_request_id"}
+_strict_json = json.JSONEncoder(ensure_ascii=False)  # as Lambda's formatter: no default=str
 
 
-def expect_recognition_error(stub: Any, key: str, code: str, status: int = 400) -> None:
-    stub.add_client_error(
-        "recognize_celebrities",
-        code,
-        f"{code} from the stub",
-        http_status_code=status,
-        expected_params={"Image": {"S3Object": {"Bucket": BUCKET, "Name": key}}},
-    )
+def extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields a record carries beyond LogRecord's own: what Lambda puts at the JSON top level."""
+    return {name: value for name, value in vars(record).items() if name not in _LOG_RECORD_ATTRIBUTES}
 
 
-def s3_event(*keys: str, bucket: str = BUCKET, version_ids: dict[str, str] | None = None) -> dict[str, Any]:
-    """An S3 event notification for already URL-encoded ``keys``, as S3 sends it."""
-    records = []
-    for key in keys:
-        obj: dict[str, Any] = {
-            "key": key,
-            "size": 1024,
-            "eTag": "0123456789abcdef",
-            "sequencer": "0A1B2C3D4E5F678901",
-        }
-        if version_ids and key in version_ids:
-            obj["versionId"] = version_ids[key]
-        records.append(
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": "2026-11-26T11:29:25.000Z",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket}, "object": obj},
-            }
-        )
-    return {"Records": records}
+def as_lambda_json(record: logging.LogRecord) -> dict[str, Any]:
+    """The JSON object Lambda's JSON log format writes for ``record`` (its rule, written out).
 
-
-def sqs_event(*messages: tuple[str, str]) -> dict[str, Any]:
-    """An SQS batch of (messageId, body) pairs."""
-    return {
-        "Records": [
-            {
-                "messageId": message_id,
-                "receiptHandle": f"handle-{message_id}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:images",
-                "awsRegion": "us-east-1",
-            }
-            for message_id, body in messages
-        ]
+    Extras go to the top level, None values are dropped, and values must be JSON as they are: the
+    runtime's encoder has no fallback, so a record with another value would be lost.
+    """
+    document = {
+        "level": logging.getLevelName(record.levelno),
+        "message": record.getMessage(),
+        "logger": record.name,
     }
+    document |= {name: value for name, value in extras(record).items() if name not in document}
+    return json.loads(_strict_json.encode({k: v for k, v in document.items() if v is not None}))
 
 
-def log_lines(output: str) -> list[dict[str, Any]]:
-    """Every stdout line must be one JSON object."""
-    return [json.loads(line) for line in output.splitlines() if line.strip()]
+def image_records(records: Iterable[logging.LogRecord]) -> list[logging.LogRecord]:
+    """The one-per-image records of the function, in order."""
+    return [r for r in records if r.name == RECOGNIZER_LOGGER and hasattr(r, "outcome")]
+
+
+def by_message_id(records: Iterable[logging.LogRecord]) -> dict[str, logging.LogRecord]:
+    return {r.message_id: r for r in image_records(records) if hasattr(r, "message_id")}  # type: ignore[attr-defined]

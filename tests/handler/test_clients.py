@@ -6,9 +6,10 @@ from typing import Any
 
 import handler
 from botocore.stub import Stubber
+
 from recognizer import clients
 from recognizer.settings import Settings
-from recognizer_testkit import BUCKET, celebrities_response, expect_recognition
+from tests.handler.recognizer_testkit import BUCKET, celebrities_response, expect_recognition
 
 
 def test_clients_are_cached_and_reset(fresh_clients: None) -> None:
@@ -22,7 +23,7 @@ def test_clients_are_cached_and_reset(fresh_clients: None) -> None:
 
 def test_rekognition_retry_policy_follows_the_settings() -> None:
     standard = clients.rekognition(Settings())
-    adaptive = clients.rekognition(Settings(retry_mode="adaptive", max_attempts=7))
+    adaptive = clients.rekognition(Settings(rekognition_retry_mode="adaptive", rekognition_max_attempts=7))
     assert standard.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
     assert adaptive.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 7}
     assert clients.s3().meta.config.retries["mode"] == "standard"

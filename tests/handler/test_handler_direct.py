@@ -12,29 +12,32 @@ import handler
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+
 from recognizer import clients
+from recognizer.contract import read_result
+from recognizer.dispatch import handle
 from recognizer.errors import (
     ConfigurationError,
     EmptyImageError,
-    ImageAccessDeniedError,
     ImageNotFoundError,
     ImageTooLargeError,
     ImageTooSmallError,
     InvalidEventError,
     InvalidImageError,
+    RekognitionAccessDeniedError,
+    RekognitionCannotReadError,
     RekognitionThrottledError,
     ServiceUnavailableError,
     UnsupportedImageFormatError,
 )
 from recognizer.settings import load_settings
-from recognizer_testkit import (
+from tests.handler.recognizer_testkit import (
     BUCKET,
     FakeHttp,
     celebrities_response,
     celebrity_face,
     expect_recognition,
     expect_recognition_error,
-    log_lines,
     png_bytes,
 )
 
@@ -70,6 +73,7 @@ def test_result_shape_and_order(images: dict[str, bytes], rekognition: Stubber) 
     assert result["unrecognized_faces"] == 2
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", result["analyzed_at"])
     assert json.loads(json.dumps(result)) == result
+    assert read_result(result) == result
 
 
 def test_the_version_s3_served_is_analysed_and_returned(s3: Any, rekognition: Stubber) -> None:
@@ -133,8 +137,8 @@ def test_an_unmeasurable_jpeg_goes_to_rekognition(images: dict[str, bytes], reko
         ("InvalidImageFormatException", 400, UnsupportedImageFormatError),
         ("ImageTooLargeException", 400, ImageTooLargeError),
         ("InvalidParameterException", 400, InvalidImageError),
-        ("InvalidS3ObjectException", 400, ImageNotFoundError),
-        ("AccessDeniedException", 403, ImageAccessDeniedError),
+        ("InvalidS3ObjectException", 400, RekognitionCannotReadError),
+        ("AccessDeniedException", 403, RekognitionAccessDeniedError),
         ("ThrottlingException", 400, RekognitionThrottledError),
         ("ProvisionedThroughputExceededException", 400, RekognitionThrottledError),
         ("InternalServerError", 500, ServiceUnavailableError),
@@ -174,31 +178,22 @@ def test_bad_environment_is_a_configuration_error(
     images: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MIN_CONFIDENCE", "abc")
-    with pytest.raises(ConfigurationError, match="MIN_CONFIDENCE='abc' is not a number between 0 and 100"):
+    with pytest.raises(ConfigurationError, match="MIN_CONFIDENCE='abc' is not a number from 0 to 100"):
         invoke("group.png")
+
+
+def test_an_explicit_environment_replaces_the_process_one(
+    images: dict[str, bytes], rekognition: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIN_CONFIDENCE", "abc")  # would be refused, but is not read
+    expect_recognition(rekognition, "group.png", TEAM)
+    result = handle({"bucket": BUCKET, "object_name": "group.png"}, None, environ={"MIN_CONFIDENCE": "95"})
+    assert [c["name"] for c in result["celebrities"]] == ["Werner Vogels", "Jeff Bezos"]
 
 
 def test_an_unknown_event_is_an_invalid_event_error() -> None:
     with pytest.raises(InvalidEventError, match="expected a direct invocation"):
         handler.lambda_handler({"key": "a.jpg"}, None)
-
-
-def test_one_json_log_line_per_invocation(
-    images: dict[str, bytes], rekognition: Stubber, capsys: pytest.CaptureFixture[str]
-) -> None:
-    expect_recognition(rekognition, "group.png", TEAM)
-    invoke("group.png")
-    with pytest.raises(UnsupportedImageFormatError):
-        invoke("notes.txt")
-    succeeded, failed = log_lines(capsys.readouterr().out)
-    assert (
-        succeeded["outcome"] == "succeeded"
-        and succeeded["celebrities"] == 3
-        and succeeded["key"] == "group.png"
-    )
-    assert succeeded["duration_ms"] >= 0 and "error_type" not in succeeded
-    assert failed["outcome"] == "failed" and failed["error_type"] == "UnsupportedImageFormatError"
-    assert failed["bucket"] == BUCKET and failed["version_id"] is None and failed["celebrities"] == 0
 
 
 def test_an_object_over_15_mb_is_rejected_from_its_content_range(aws: None, rekognition: Stubber) -> None:

@@ -1,22 +1,30 @@
-"""SQS batches of S3 notifications and redriven direct payloads: exactly the retryable messages come back."""
+"""SQS batches of upload events and redriven direct payloads: exactly the retryable messages come back."""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import handler
 import pytest
 from botocore.stub import Stubber
-from recognizer import clients, pipeline
+
 from recognizer.batch import MESSAGE_MARGIN_MS
-from recognizer_testkit import (
+from recognizer.contract import ANALYSIS_METADATA_KEY, ANALYSIS_ON_REQUEST, is_summary_item
+from recognizer.events import decode_eventbridge_key
+from tests.handler.recognizer_testkit import (
     BUCKET,
+    AwsAnswers,
+    LambdaContext,
+    by_message_id,
     celebrities_response,
     celebrity_face,
+    eventbridge_event,
     expect_recognition,
     expect_recognition_error,
-    log_lines,
+    image_records,
+    png_bytes,
     s3_event,
     sqs_event,
 )
@@ -38,12 +46,16 @@ def body(*keys: str) -> str:
     return json.dumps(s3_event(*keys))
 
 
+def summaries(table: Any) -> dict[str, dict[str, Any]]:
+    return {item["key"]: item for item in table.scan()["Items"] if is_summary_item(item)}
+
+
 def test_only_retryable_failures_come_back(
-    images: dict[str, bytes], table: Any, rekognition: Stubber, capsys: pytest.CaptureFixture[str]
+    images: dict[str, bytes], table: Any, rekognition: Stubber, caplog: pytest.LogCaptureFixture
 ) -> None:
     expect_recognition(rekognition, "group.png", BEZOS)
     expect_recognition_error(rekognition, "portrait.jpg", "ThrottlingException")
-    expect_recognition(rekognition, "group.png", BEZOS)  # the duplicate delivery is analysed again
+    expect_recognition(rekognition, "group.png", BEZOS)  # unversioned: the duplicate is analysed again
     event = sqs_event(
         ("m-good", body("group.png")),
         ("m-throttled", body("portrait.jpg")),
@@ -54,18 +66,22 @@ def test_only_retryable_failures_come_back(
         ("m-duplicate", body("group.png")),
         ("m-too-small", body("tiny.png")),
     )
-    assert handler.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m-throttled"}]}
+    assert handler.lambda_handler(event, LambdaContext()) == {
+        "batchItemFailures": [{"itemIdentifier": "m-throttled"}]
+    }
 
     items = table.scan()["Items"]
-    group = [item for item in items if item["key"] == "group.png"]
-    assert len(group) == 2  # one summary + one celebrity, despite the duplicate
-    failed = {item["key"]: item for item in items if item.get("status") == "FAILED"}
+    assert len([item for item in items if item["key"] == "group.png"]) == 2  # summary + celebrity, once
+    failed = {key: item for key, item in summaries(table).items() if item["status"] == "FAILED"}
     assert set(failed) == {"notes.txt", "tiny.png"}
-    assert failed["tiny.png"]["error_type"] == "ImageTooSmallError"
-    assert not [item for item in items if item["key"] == "portrait.jpg"]
+    assert (failed["tiny.png"]["error_type"], failed["tiny.png"]["failure_cause"]) == (
+        "ImageTooSmallError",
+        "image",
+    )
+    assert "portrait.jpg" not in summaries(table)
 
-    lines = {line.get("message_id"): line for line in log_lines(capsys.readouterr().out)}
-    assert {k: v["outcome"] for k, v in lines.items() if "outcome" in v} == {
+    records = by_message_id(caplog.records)
+    assert {message_id: record.outcome for message_id, record in records.items()} == {  # type: ignore[attr-defined]
         "m-good": "succeeded",
         "m-throttled": "retry",
         "m-unsupported": "failed",
@@ -74,8 +90,10 @@ def test_only_retryable_failures_come_back(
         "m-duplicate": "duplicate",
         "m-too-small": "failed",
     }
-    assert lines["m-not-json"]["error_type"] == "InvalidEventError"
-    assert lines["m-test"]["message"] == "S3 test event acknowledged"
+    assert records["m-not-json"].error_type == "InvalidEventError"  # type: ignore[attr-defined]
+    assert all(record.request_id == "req-1" for record in records.values())  # type: ignore[attr-defined]
+    (acknowledged,) = [r for r in caplog.records if r.getMessage() == "S3 test event acknowledged"]
+    assert acknowledged.message_id == "m-test"  # type: ignore[attr-defined]
 
 
 def test_all_good_is_an_empty_failure_list(images: dict[str, bytes], rekognition: Stubber) -> None:
@@ -94,37 +112,69 @@ def test_a_message_comes_back_when_any_of_its_records_must_be_retried(
     assert handler.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
 
 
+def test_eventbridge_events_in_sqs_bodies_are_uploads(
+    versioned: Any, table: Any, rekognition: Stubber, caplog: pytest.LogCaptureFixture
+) -> None:
+    wire_keys = {"m-space": "red flower.png", "m-plus": "a+b%2B.png", "m-unicode": "東京/😀 é.png"}
+    versions = {}
+    for width, (message_id, wire_key) in enumerate(wire_keys.items(), start=100):
+        key = decode_eventbridge_key(wire_key)
+        # Distinct bytes: a copy of one would be answered from the other's analysis.
+        versions[message_id] = versioned.put_object(Bucket=BUCKET, Key=key, Body=png_bytes(width, 100))[
+            "VersionId"
+        ]
+        expect_recognition(rekognition, key, BEZOS, version_id=versions[message_id])
+    versioned.put_object(
+        Bucket=BUCKET,
+        Key="mine.png",
+        Body=png_bytes(100, 100),
+        Metadata={ANALYSIS_METADATA_KEY: ANALYSIS_ON_REQUEST},
+    )
+    event = sqs_event(
+        *((m, json.dumps(eventbridge_event(k, version_id=versions[m]))) for m, k in wire_keys.items()),
+        ("m-on-request", json.dumps(eventbridge_event("mine.png"))),
+        ("m-deleted", json.dumps(eventbridge_event("gone.png", detail_type="Object Deleted"))),
+    )
+    assert handler.lambda_handler(event, None) == {"batchItemFailures": []}
+    assert set(summaries(table)) == {decode_eventbridge_key(k) for k in wire_keys.values()}
+    outcomes = {m: r.outcome for m, r in by_message_id(caplog.records).items()}  # type: ignore[attr-defined]
+    assert outcomes == {
+        "m-space": "succeeded",
+        "m-plus": "succeeded",
+        "m-unicode": "succeeded",
+        "m-on-request": "skipped",
+        "m-deleted": "failed",
+    }
+
+
 def test_storage_outage_is_retried_not_lost(
-    images: dict[str, bytes], table: Any, rekognition: Stubber
+    images: dict[str, bytes], table: Any, rekognition: Stubber, dynamodb_answers: AwsAnswers
 ) -> None:
     expect_recognition(rekognition, "group.png", BEZOS)
-    with Stubber(clients.dynamodb()) as dynamodb:
-        dynamodb.add_client_error("batch_write_item", "ProvisionedThroughputExceededException", "slow down")
-        dynamodb.add_client_error("put_item", "InternalServerError", "oops", http_status_code=500)
-        event = sqs_event(("m-image", body("group.png")), ("m-text", body("notes.txt")))
-        result = handler.lambda_handler(event, None)
+    # The image's result (with its index items) and the text's recorded failure.
+    dynamodb_answers.error("TransactWriteItems", "InternalServerError", "oops", status=500)
+    dynamodb_answers.error("PutItem", "InternalServerError", "oops", status=500)
+    event = sqs_event(("m-image", body("group.png")), ("m-text", body("notes.txt")))
+    result = handler.lambda_handler(event, None)
     # The failure of notes.txt could not be recorded either: it comes back rather than vanish.
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-image"}, {"itemIdentifier": "m-text"}]}
+    assert table.scan()["Items"] == []
 
 
 def test_a_bug_in_one_message_does_not_sink_the_batch(
-    images: dict[str, bytes], rekognition: Stubber, monkeypatch: pytest.MonkeyPatch
+    images: dict[str, bytes], rekognition: Stubber, s3_answers: AwsAnswers, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real = pipeline.analyze
-
-    def flaky(ref: Any, services: Any) -> Any:
-        if ref.key == "portrait.jpg":
-            raise KeyError("unexpected")
-        return real(ref, services)
-
-    monkeypatch.setattr(pipeline, "analyze", flaky)
+    # An S3 answer without its Body: code that trusted it would raise a KeyError (a bug).
+    s3_answers.response("GetObject", lambda: {"ContentLength": 10}, when=lambda p: p["Key"] == "portrait.jpg")
     expect_recognition(rekognition, "group.png", BEZOS)
     event = sqs_event(("m-bug", body("portrait.jpg")), ("m-good", body("group.png")))
     assert handler.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m-bug"}]}
+    bug = by_message_id(caplog.records)["m-bug"]
+    assert (bug.levelno, bug.outcome, bug.error_type) == (logging.ERROR, "retry", "KeyError")  # type: ignore[attr-defined]
 
 
 def test_redriven_direct_payloads_are_analysed(
-    images: dict[str, bytes], table: Any, rekognition: Stubber, capsys: pytest.CaptureFixture[str]
+    images: dict[str, bytes], table: Any, rekognition: Stubber, caplog: pytest.LogCaptureFixture
 ) -> None:
     # What Lambda puts in the dead-letter queue after an asynchronous invocation failed.
     expect_recognition(rekognition, "group.png", BEZOS)
@@ -135,39 +185,40 @@ def test_redriven_direct_payloads_are_analysed(
         ("m-s3", body("tiny.png")),
     )
     assert handler.lambda_handler(event, None) == {"batchItemFailures": []}
-    statuses = {
-        item["key"]: item["status"] for item in table.scan()["Items"] if "#CELEBRITY#" not in item["sk"]
-    }
+    statuses = {key: item["status"] for key, item in summaries(table).items()}
     assert statuses == {"group.png": "SUCCEEDED", "notes.txt": "FAILED", "tiny.png": "FAILED"}
-    lines = {line["message_id"]: line for line in log_lines(capsys.readouterr().out)}
-    assert lines["m-direct"]["outcome"] == "succeeded"
-    assert (lines["m-no-key"]["outcome"], lines["m-no-key"]["bucket"]) == ("failed", BUCKET)
-    assert '"object_name" must be a non-empty string' in lines["m-no-key"]["error_message"]
+    records = by_message_id(caplog.records)
+    assert records["m-direct"].outcome == "succeeded"  # type: ignore[attr-defined]
+    no_key = records["m-no-key"]
+    assert (no_key.outcome, no_key.bucket) == ("failed", BUCKET)  # type: ignore[attr-defined]
+    assert '"object_name" must be a non-empty string' in no_key.error_message  # type: ignore[attr-defined]
 
 
-class FakeContext:
-    """A Lambda context whose remaining time is read from a list, one value per question."""
-
-    aws_request_id = "req-1"
-
-    def __init__(self, *remaining_ms: int) -> None:
-        self.remaining = list(remaining_ms)
-        self.asked = 0
-
-    def get_remaining_time_in_millis(self) -> int:
-        self.asked += 1
-        return self.remaining.pop(0) if len(self.remaining) > 1 else self.remaining[0]
+def test_a_redriven_request_analyses_an_object_marked_on_request(
+    s3: Any, table: Any, rekognition: Stubber
+) -> None:
+    # The payload is the request of `celeb recognize` itself, not the upload's event.
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="mine.png",
+        Body=png_bytes(100, 100),
+        Metadata={ANALYSIS_METADATA_KEY: ANALYSIS_ON_REQUEST},
+    )
+    expect_recognition(rekognition, "mine.png", BEZOS)
+    event = sqs_event(("m-1", json.dumps({"bucket": BUCKET, "object_name": "mine.png"})))
+    assert handler.lambda_handler(event, None) == {"batchItemFailures": []}
+    assert summaries(table)["mine.png"]["status"] == "SUCCEEDED"
 
 
 def test_messages_without_time_left_are_handed_back_unstarted(
-    images: dict[str, bytes], rekognition: Stubber, capsys: pytest.CaptureFixture[str]
+    images: dict[str, bytes], rekognition: Stubber, caplog: pytest.LogCaptureFixture
 ) -> None:
     expect_recognition(rekognition, "group.png", BEZOS)
     expect_recognition_error(rekognition, "portrait.jpg", "ThrottlingException")
     # Asked at the start (a long timeout: the full margin applies), before m-2 (exactly the
     # margin: started), then before m-3 (just below: deferred with m-4). Started, tiny.png would
     # be recorded and logged as failed, and acknowledged.
-    context = FakeContext(2 * MESSAGE_MARGIN_MS, MESSAGE_MARGIN_MS, MESSAGE_MARGIN_MS - 1)
+    context = LambdaContext(2 * MESSAGE_MARGIN_MS, MESSAGE_MARGIN_MS, MESSAGE_MARGIN_MS - 1)
     event = sqs_event(
         ("m-1", body("group.png")),
         ("m-2", body("portrait.jpg")),
@@ -177,12 +228,15 @@ def test_messages_without_time_left_are_handed_back_unstarted(
     assert handler.lambda_handler(event, context) == {
         "batchItemFailures": [{"itemIdentifier": m} for m in ("m-2", "m-3", "m-4")]
     }
-    lines = log_lines(capsys.readouterr().out)
-    assert [line.get("outcome") for line in lines] == ["succeeded", "retry", None]
-    deferred = lines[-1]
-    assert deferred["level"] == "WARNING" and deferred["message_ids"] == ["m-3", "m-4"]
-    assert deferred["remaining_ms"] == MESSAGE_MARGIN_MS - 1 and deferred["margin_ms"] == MESSAGE_MARGIN_MS
-    assert deferred["request_id"] == "req-1"
+    assert [record.outcome for record in image_records(caplog.records)] == ["succeeded", "retry"]  # type: ignore[attr-defined]
+    deferred = caplog.records[-1]
+    assert (deferred.levelno, deferred.getMessage()) == (
+        logging.WARNING,
+        "messages deferred: too little time left to start them",
+    )
+    assert deferred.message_ids == ["m-3", "m-4"]  # type: ignore[attr-defined]
+    assert (deferred.remaining_ms, deferred.margin_ms) == (MESSAGE_MARGIN_MS - 1, MESSAGE_MARGIN_MS)  # type: ignore[attr-defined]
+    assert deferred.request_id == "req-1"  # type: ignore[attr-defined]
 
 
 def test_a_short_timeout_reserves_at_most_half_of_it(images: dict[str, bytes], rekognition: Stubber) -> None:
@@ -190,7 +244,7 @@ def test_a_short_timeout_reserves_at_most_half_of_it(images: dict[str, bytes], r
     expect_recognition(rekognition, "portrait.jpg", BEZOS)
     # 10 s at the start: the margin is 5 s, not the full one, so m-2 starts with 6 s left and m-3
     # is deferred with 4.999 s left.
-    context = FakeContext(10_000, 6_000, 4_999)
+    context = LambdaContext(10_000, 6_000, 4_999)
     event = sqs_event(("m-1", body("group.png")), ("m-2", body("portrait.jpg")), ("m-3", body("tiny.png")))
     assert handler.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": "m-3"}]}
     assert MESSAGE_MARGIN_MS > 6_000
@@ -198,7 +252,7 @@ def test_a_short_timeout_reserves_at_most_half_of_it(images: dict[str, bytes], r
 
 def test_the_first_message_always_starts(images: dict[str, bytes], rekognition: Stubber) -> None:
     expect_recognition(rekognition, "group.png", BEZOS)
-    context = FakeContext(1_000, 400)
+    context = LambdaContext(1_000, 400)
     event = sqs_event(("m-1", body("group.png")), ("m-2", body("portrait.jpg")))
     assert handler.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": "m-2"}]}
     assert context.asked == 2  # at the start, then before m-2
@@ -207,7 +261,7 @@ def test_the_first_message_always_starts(images: dict[str, bytes], rekognition: 
 def test_with_enough_time_every_message_runs(images: dict[str, bytes], rekognition: Stubber) -> None:
     expect_recognition(rekognition, "group.png", BEZOS)
     expect_recognition(rekognition, "portrait.jpg", BEZOS)
-    context = FakeContext(2 * MESSAGE_MARGIN_MS)
+    context = LambdaContext(2 * MESSAGE_MARGIN_MS)
     event = sqs_event(("m-1", body("group.png")), ("m-2", body("portrait.jpg")), ("m-3", TEST_EVENT))
     assert handler.lambda_handler(event, context) == {"batchItemFailures": []}
     assert context.asked == 3  # at the start, then before each message but the first

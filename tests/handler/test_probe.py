@@ -8,19 +8,20 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from recognizer import clients
+from recognizer.contract import ANALYSIS_METADATA_KEY, ANALYSIS_ON_REQUEST, ImageRef
 from recognizer.errors import (
     EmptyImageError,
     ImageAccessDeniedError,
+    ImageArchivedError,
     ImageNotFoundError,
-    InvalidImageError,
     ServiceUnavailableError,
     UnexpectedServiceError,
     WrongRegionError,
 )
-from recognizer.events import ImageRef
 from recognizer.probe import read_head, total_size
-from recognizer_testkit import BUCKET, FakeHttp, png_bytes, s3_error_xml
+from tests.handler.recognizer_testkit import BUCKET, FakeHttp, png_bytes, s3_error_xml
 
 
 def test_unversioned_object_has_no_version_and_full_size(images: dict[str, bytes]) -> None:
@@ -28,6 +29,16 @@ def test_unversioned_object_has_no_version_and_full_size(images: dict[str, bytes
     assert head.version_id is None
     assert head.total_size == len(images["group.png"])
     assert head.head == images["group.png"]
+    assert head.metadata == {}
+
+
+def test_user_metadata_is_read_with_lower_case_names(s3: Any) -> None:
+    # S3 keeps x-amz-meta-* names in lower case, whatever the uploader wrote.
+    s3.put_object(
+        Bucket=BUCKET, Key="a.png", Body=png_bytes(100, 100), Metadata={"Analysis": ANALYSIS_ON_REQUEST}
+    )
+    head = read_head(clients.s3(), ImageRef(BUCKET, "a.png"))
+    assert head.metadata == {ANALYSIS_METADATA_KEY: ANALYSIS_ON_REQUEST}
 
 
 def test_only_the_first_bytes_are_read_but_the_total_size_is_known(s3: Any) -> None:
@@ -76,43 +87,56 @@ def test_missing_version_is_not_found(s3: Any) -> None:
         read_head(clients.s3(), ImageRef(BUCKET, "a.png", "nope"))
 
 
+KMS_DENIED = (
+    "User: arn:aws:sts::123456789012:assumed-role/fn-role/fn is not authorized to perform: kms:Decrypt "
+    "on resource: arn:aws:kms:us-east-1:123456789012:key/1234abcd because no identity-based policy allows it"
+)
+
+
 @pytest.mark.parametrize(
-    ("code", "status", "error", "fragment"),
+    ("code", "status", "message", "error", "fragment"),
     [
         (
             "AccessDenied",
             403,
+            "msg",
             ImageAccessDeniedError,
             "Access to s3://photos-bucket/k.jpg was denied (AccessDenied",
         ),
-        ("403", 403, ImageAccessDeniedError, "needs s3:GetObject"),
-        ("404", 404, ImageNotFoundError, "s3://photos-bucket/k.jpg was not found"),
+        ("AccessDenied", 403, KMS_DENIED, ImageAccessDeniedError, "and kms:Decrypt for SSE-KMS"),
+        ("KMS.DisabledException", 400, "key disabled", ImageAccessDeniedError, "(KMS.DisabledException"),
+        ("KMS.NotFoundException", 400, "no key", ImageAccessDeniedError, "needs s3:GetObject"),
+        ("403", 403, "msg", ImageAccessDeniedError, "needs s3:GetObject"),
+        ("404", 404, "msg", ImageNotFoundError, "s3://photos-bucket/k.jpg was not found"),
         (
             "PermanentRedirect",
             301,
+            "msg",
             WrongRegionError,
             "Bucket 'photos-bucket' of s3://photos-bucket/k.jpg is in",
         ),
         (
             "AuthorizationHeaderMalformed",
             400,
+            "msg",
             WrongRegionError,
-            "Rekognition only reads buckets in its own region",
+            "Rekognition only reads buckets in its own",
         ),
-        ("InvalidObjectState", 403, InvalidImageError, "is archived"),
-        ("SlowDown", 503, ServiceUnavailableError, "S3 kept failing for s3://photos-bucket/k.jpg"),
-        ("InternalError", 500, ServiceUnavailableError, "after retries"),
-        ("WeirdNewError", 400, UnexpectedServiceError, "WeirdNewError"),
+        ("InvalidObjectState", 403, "msg", ImageArchivedError, "is archived"),
+        ("SlowDown", 503, "msg", ServiceUnavailableError, "S3 kept failing for s3://photos-bucket/k.jpg"),
+        ("InternalError", 500, "msg", ServiceUnavailableError, "after retries"),
+        ("WeirdNewError", 400, "msg", UnexpectedServiceError, "WeirdNewError"),
     ],
 )
-def test_s3_error_codes_are_named(code: str, status: int, error: type, fragment: str) -> None:
+def test_s3_error_codes_are_named(code: str, status: int, message: str, error: type, fragment: str) -> None:
     client = clients.s3()
     with Stubber(client) as stub:
         stub.add_client_error(
-            "get_object", service_error_code=code, service_message="msg", http_status_code=status
+            "get_object", service_error_code=code, service_message=message, http_status_code=status
         )
         with pytest.raises(error) as raised:
             read_head(client, ImageRef(BUCKET, "k.jpg"))
+    assert type(raised.value) is error
     assert fragment in str(raised.value)
     assert raised.value.bucket == BUCKET and raised.value.key == "k.jpg"
 

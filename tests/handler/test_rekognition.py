@@ -7,21 +7,23 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+
 from recognizer import clients
+from recognizer.contract import ImageRef
 from recognizer.errors import (
-    ImageAccessDeniedError,
-    ImageNotFoundError,
+    DeploymentError,
     ImageTooLargeError,
     InvalidImageError,
+    RekognitionAccessDeniedError,
+    RekognitionCannotReadError,
     RekognitionThrottledError,
     ServiceUnavailableError,
     UnexpectedServiceError,
     UnsupportedImageFormatError,
 )
-from recognizer.events import ImageRef
 from recognizer.rekognition import recognize_celebrities
 from recognizer.settings import Settings
-from recognizer_testkit import BUCKET, FakeHttp, celebrities_response, celebrity_face
+from tests.handler.recognizer_testkit import BUCKET, FakeHttp, celebrities_response, celebrity_face
 
 REF = ImageRef(BUCKET, "team.jpg", "v42")
 
@@ -48,8 +50,8 @@ def test_the_pinned_version_is_sent() -> None:
         ("InvalidImageFormatException", 400, UnsupportedImageFormatError, "expected a valid JPEG or PNG"),
         ("ImageTooLargeException", 400, ImageTooLargeError, "expected at most 15 MB"),
         ("InvalidParameterException", 400, InvalidImageError, "at least 80x80 px"),
-        ("InvalidS3ObjectException", 400, ImageNotFoundError, "Rekognition could not read"),
-        ("AccessDeniedException", 403, ImageAccessDeniedError, "rekognition:RecognizeCelebrities"),
+        ("InvalidS3ObjectException", 400, RekognitionCannotReadError, "bucket in the function's region"),
+        ("AccessDeniedException", 403, RekognitionAccessDeniedError, "rekognition:RecognizeCelebrities"),
         ("ThrottlingException", 400, RekognitionThrottledError, "kept throttling"),
         ("ProvisionedThroughputExceededException", 400, RekognitionThrottledError, "kept throttling"),
         ("InternalServerError", 500, ServiceUnavailableError, "kept failing"),
@@ -66,8 +68,12 @@ def test_every_error_code_is_named(code: str, status: int, error: type, fragment
     assert fragment in message
     assert "s3://photos-bucket/team.jpg (version v42)" in message
     assert f"{code}: the service said no" in message
-    assert raised.value.retryable is (
-        error in (RekognitionThrottledError, ServiceUnavailableError, UnexpectedServiceError)
+    # Only the image's own problems are final; the deployment's and the service's are retried.
+    assert raised.value.retryable is not issubclass(
+        error, UnsupportedImageFormatError | ImageTooLargeError | InvalidImageError
+    )
+    assert isinstance(raised.value, DeploymentError) is (
+        error in (RekognitionCannotReadError, RekognitionAccessDeniedError)
     )
 
 
@@ -75,7 +81,7 @@ def test_every_error_code_is_named(code: str, status: int, error: type, fragment
 def test_throttling_is_retried_by_botocore_then_succeeds(
     mode: str, no_sleep: list[float], fake_http: Callable[[Any], FakeHttp]
 ) -> None:
-    client = clients.rekognition(Settings(retry_mode=mode, max_attempts=3))
+    client = clients.rekognition(Settings(rekognition_retry_mode=mode, rekognition_max_attempts=3))
     fake = fake_http(client)
     fake.add_json_error(400, "ThrottlingException", "Rate exceeded")
     fake.add_json_error(400, "ProvisionedThroughputExceededException")
@@ -101,7 +107,7 @@ def test_retries_are_bounded_by_max_attempts(
     no_sleep: list[float],
     fake_http: Callable[[Any], FakeHttp],
 ) -> None:
-    client = clients.rekognition(Settings(max_attempts=attempts))
+    client = clients.rekognition(Settings(rekognition_max_attempts=attempts))
     fake = fake_http(client)
     for _ in range(attempts):
         fake.add_json_error(status, code)
@@ -114,7 +120,7 @@ def test_retries_are_bounded_by_max_attempts(
 def test_permanent_errors_are_not_retried(
     no_sleep: list[float], fake_http: Callable[[Any], FakeHttp]
 ) -> None:
-    client = clients.rekognition(Settings(max_attempts=5))
+    client = clients.rekognition(Settings(rekognition_max_attempts=5))
     fake = fake_http(client).add_json_error(
         400, "InvalidImageFormatException", "Request has invalid image format"
     )

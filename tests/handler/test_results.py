@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from recognizer.events import ImageRef
-from recognizer.results import build_result, shape_celebrities, utc_timestamp
-from recognizer_testkit import WHEN, celebrities_response, celebrity_face
+from recognizer.contract import ImageRef, read_result
+from recognizer.results import build_result, content_analysis, reuse_result, shape_celebrities, utc_timestamp
+from tests.handler.recognizer_testkit import WHEN, celebrities_response, celebrity_face
 
 
 def test_result_shape_and_order() -> None:
@@ -54,7 +54,8 @@ def test_result_shape_and_order() -> None:
         "unrecognized_faces": 2,
         "analyzed_at": "2026-11-26T11:29:25Z",
     }
-    json.dumps(result)  # JSON-serialisable as Lambda returns it
+    assert json.loads(json.dumps(result)) == result  # JSON as Lambda returns it
+    assert read_result(result) == result  # the contract's shape
 
 
 def test_min_confidence_drops_lower_matches_but_keeps_equal() -> None:
@@ -89,3 +90,34 @@ def test_missing_fields_become_null_or_empty_not_key_errors() -> None:
 def test_timestamps_are_utc_with_z() -> None:
     ist = timezone(timedelta(hours=5, minutes=30))
     assert utc_timestamp(datetime(2026, 11, 26, 16, 59, 25, tzinfo=ist)) == "2026-11-26T11:29:25Z"
+
+
+def test_a_content_analysis_keeps_every_celebrity_whatever_min_confidence_is() -> None:
+    response = celebrities_response(
+        celebrity_face("A", "1", 10.0), celebrity_face("B", "2", 95.0), unrecognized=2
+    )
+    content = content_analysis(
+        "ab" * 32, ImageRef("photos-bucket", "a.png", "v1"), response, "2026-11-26T11:29:25Z"
+    )
+    assert [c["name"] for c in content.celebrities] == ["B", "A"] and content.unrecognized_faces == 2
+
+
+def test_a_reused_result_is_the_new_objects_own_filtered_afresh_and_names_its_source() -> None:
+    response = celebrities_response(
+        celebrity_face("A", "1", 10.0), celebrity_face("B", "2", 95.0), unrecognized=2
+    )
+    source = ImageRef("photos-bucket", "a.png", "v1")
+    content = content_analysis("ab" * 32, source, response, "2026-11-26T11:29:25Z")
+    later = WHEN + timedelta(days=3)
+    result = reuse_result(ImageRef("other-bucket", "copy.png", None), content, 50.0, later)
+    assert result == {
+        "bucket": "other-bucket",
+        "key": "copy.png",
+        "version_id": None,
+        "celebrities": [content.celebrities[0]],
+        "unrecognized_faces": 2,
+        "analyzed_at": "2026-11-29T11:29:25Z",  # now: the latest analyzed_at is a key's latest result
+        "reused_from": {"sha256": "ab" * 32, "bucket": "photos-bucket", "key": "a.png", "version_id": "v1",
+                        "analyzed_at": "2026-11-26T11:29:25Z"},
+    }  # fmt: skip
+    assert read_result(json.loads(json.dumps(result))) == result

@@ -1,9 +1,10 @@
-"""Configuration: defaults come from cdk.json, and every bad value stops synthesis with one clear line."""
+"""Configuration: defaults and bounds come from the contract; a bad value stops synthesis with one line."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -12,27 +13,33 @@ from pathlib import Path
 import aws_cdk
 import pytest
 
+from recognizer.contract import SETTINGS, SETTINGS_BY_KEY
+from recognizer.errors import ConfigurationError
+from recognizer.settings import Settings, load_settings
 from stacks.app import base_context, create_app
-from stacks.config import ConfigError, PipelineConfig, load_config
+from stacks.config import AppConfig, ConfigError, load_config, retention
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_cdk_json_holds_a_default_for_every_setting() -> None:
+def test_defaults_are_the_contracts() -> None:
     config = load_config(base_context())
-    assert config == PipelineConfig(
+    assert config == AppConfig(
         stack_name="CelebrityRecognition",
-        env="prod",
+        deployment="prod",
         results_table=True,
+        dedup=True,
         memory_size=256,
         timeout_seconds=60,
         log_retention_days=30,
+        log_level="INFO",
         tracing=True,
         min_confidence=0,
         rekognition_retry_mode="standard",
         rekognition_max_attempts=5,
         noncurrent_version_expiration_days=30,
         upload_prefix="",
+        event_archive_days=7,
         batch_size=10,
         max_batching_window_seconds=1,
         max_concurrency=5,
@@ -40,6 +47,51 @@ def test_cdk_json_holds_a_default_for_every_setting() -> None:
         oldest_message_alarm_seconds=600,
         alarm_email="",
     )
+    assert {key: getattr(config, key) for key in SETTINGS_BY_KEY} == {s.key: s.default for s in SETTINGS}
+
+
+def test_cdk_json_holds_no_setting_of_ours() -> None:
+    # A default written in cdk.json as well would be a second definition that can drift.
+    assert not set(base_context()) & set(SETTINGS_BY_KEY)
+
+
+def test_every_allowed_log_retention_has_a_cloudwatch_value() -> None:
+    for days in SETTINGS_BY_KEY["log_retention_days"].choices:
+        assert retention(days).name
+
+
+def test_the_stack_and_the_function_accept_the_same_values() -> None:
+    # The function's environment, as the stack writes it, parses back to the same values there.
+    config = load_config({**base_context(), "min_confidence": "87.5", "rekognition_max_attempts": "10",
+                          "rekognition_retry_mode": "adaptive"})  # fmt: skip
+    settings = load_settings(config.function_environment())
+    assert settings == Settings(None, 87.5, "adaptive", 10)
+    without_dedup = load_config({**base_context(), "dedup": "false"}).function_environment()
+    assert load_settings(without_dedup) == Settings(dedup=False)
+    function_keys = {s.key for s in SETTINGS if s.env}
+    assert function_keys == set(Settings._fields) - {"results_table_name"}
+
+
+def test_bounds_are_the_same_at_synthesis_and_in_the_function() -> None:
+    with pytest.raises(ConfigError, match="from 1 to 10"):
+        load_config({**base_context(), "rekognition_max_attempts": 11})
+    with pytest.raises(ConfigurationError, match="from 1 to 10"):
+        load_settings({"REKOGNITION_MAX_ATTEMPTS": "11"})
+
+
+def _spelled(default: object) -> str:
+    """A default as the README's configuration table writes it."""
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default) if default != "" else '""'
+
+
+def test_readme_configuration_table_lists_every_setting_with_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|", readme, flags=re.MULTILINE))
+    assert rows == {setting.key: _spelled(setting.default) for setting in SETTINGS}
 
 
 def test_cdk_json_carries_every_recommended_feature_flag_of_the_pinned_library() -> None:
@@ -69,11 +121,14 @@ def test_cli_strings_are_parsed_to_numbers() -> None:
 
 BAD_VALUES = [
     ("results_table", "maybe", "true or false"),
-    ("env", "staging", "one of prod, dev"),
+    ("dedup", "sometimes", "true or false"),
+    ("deployment", "staging", "one of prod, dev"),
+    ("log_level", "verbose", "one of DEBUG, INFO, WARN, ERROR"),
+    ("event_archive_days", -1, "a whole number from 0 to 3650"),
     ("memory_size", "-256", "a whole number from 128 to 10240"),
     ("memory_size", "lots", "a whole number from 128 to 10240"),
     ("timeout_seconds", 901, "a whole number from 1 to 900"),
-    ("log_retention_days", 31, "a CloudWatch Logs retention in days"),
+    ("log_retention_days", 31, "one of 1, 3, 5, 7, 14, 30"),
     ("min_confidence", "101", "a number from 0 to 100"),
     ("min_confidence", "nan", "a number from 0 to 100"),
     ("rekognition_retry_mode", "legacy", "one of standard, adaptive"),
@@ -108,8 +163,15 @@ def test_batch_over_ten_needs_a_batching_window() -> None:
 
 
 def test_bad_config_fails_before_any_construct_is_built() -> None:
-    with pytest.raises(ConfigError, match="env"):
-        create_app({"env": "qa"})
+    with pytest.raises(ConfigError, match="deployment"):
+        create_app({"deployment": "qa"})
+
+
+def test_a_renamed_key_names_its_new_name() -> None:
+    # `env` sat beside CDK's own `env=`; its old spelling still answers, with the new key.
+    renamed = r"context key 'env' has value 'dev': expected the new key 'deployment'"
+    with pytest.raises(ConfigError, match=renamed):
+        load_config({**base_context(), "env": "dev"})
 
 
 def test_app_py_prints_one_line_and_exits_non_zero_on_bad_config() -> None:

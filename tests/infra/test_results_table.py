@@ -36,7 +36,7 @@ def test_table_keys_gsi_and_protection(synth_template: Any) -> None:
 
 
 def test_dev_table_can_be_destroyed(synth_template: Any) -> None:
-    template = synth_template(env="dev", alarm_email="ops@example.com", upload_prefix="incoming/")
+    template = synth_template(deployment="dev", alarm_email="ops@example.com", upload_prefix="incoming/")
     table = template["Resources"][logical_id_of(template, "ResultsTable")]
     assert table["Properties"]["DeletionProtectionEnabled"] is False
     assert table["DeletionPolicy"] == "Delete"

@@ -140,10 +140,6 @@ def test_acknowledgements_are_exactly_these_each_on_its_construct() -> None:
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "AwsSolutions::AwsSolutions-IAM5[Resource::<StorageImagesCFC0E004.Arn>/*]",
         ],
-        f"{stack}/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role": [
-            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSLambdaBasicExecutionRole]"
-        ],
         f"{stack}/Ingestion/DeadLetterQueue": ["Serverless::Serverless-SQSRedrivePolicy"],
         f"{stack}/Recognition/Function/Uploads": [
             "Serverless::Serverless-LambdaEventSourceMappingDestination"

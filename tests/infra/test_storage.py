@@ -16,7 +16,7 @@ def template(synth_template: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def dev_template(synth_template: Any) -> dict[str, Any]:
-    return synth_template(env="dev", alarm_email="ops@example.com", upload_prefix="incoming/")
+    return synth_template(deployment="dev", alarm_email="ops@example.com", upload_prefix="incoming/")
 
 
 BUCKETS = ["StorageImages", "StorageAccessLogs"]

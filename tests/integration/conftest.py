@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.pipeline_harness import moto_server
+from tests.integration.moto_stack import moto_server
 from tests.integration.rekognition_stub import RekognitionStub
 
 

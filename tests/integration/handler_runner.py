@@ -4,12 +4,13 @@ Started with `python -I` so nothing from this repository is importable except th
 it is given: an import the package is missing fails here exactly as it would in Lambda.
 
     python -I handler_runner.py ASSET_DIR invoke      # one JSON event per stdin line -> one JSON line out
-    python -I handler_runner.py ASSET_DIR drain QUEUE_URL --batch-size 10 --idle-seconds 3
+    python -I handler_runner.py ASSET_DIR drain QUEUE_URL --batch-size 10 --idle-seconds 3 [--until PATH]
 
 `drain` plays the SQS event source mapping: receive a batch, call the handler, delete the
 messages it did not report in batchItemFailures (those come back after the visibility timeout).
 It stops when the queue holds nothing, visible or in flight, or after --idle-seconds without a
-message, whichever comes first.
+message, whichever comes first; with --until, an empty queue stops it only once PATH exists (the
+uploads that feed the queue are done).
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def invoke(handler: Any, out: TextIO) -> None:
         print(json.dumps(answer), file=out, flush=True)
 
 
-def drain(handler: Any, queue_url: str, batch_size: int, idle_seconds: float) -> dict[str, Any]:
+def drain(
+    handler: Any, queue_url: str, batch_size: int, idle_seconds: float, until: Path | None = None
+) -> dict[str, Any]:
     import boto3
 
     sqs = boto3.client("sqs")
@@ -57,7 +60,8 @@ def drain(handler: Any, queue_url: str, batch_size: int, idle_seconds: float) ->
             AttributeNames=["All"],
         ).get("Messages", [])  # fmt: skip
         if not received:
-            if _queue_is_empty(sqs, queue_url):  # nothing visible and nothing in flight anywhere
+            # Nothing visible and nothing in flight anywhere, and nothing more on its way.
+            if (until is None or until.exists()) and _queue_is_empty(sqs, queue_url):
                 break
             time.sleep(0.05)
             continue
@@ -108,6 +112,7 @@ def main() -> None:
     parser.add_argument("queue_url", nargs="?")
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--idle-seconds", type=float, default=3.0)
+    parser.add_argument("--until", type=Path)
     parser.add_argument("--fast-backoff", action="store_true")
     args = parser.parse_args()
 
@@ -122,7 +127,7 @@ def main() -> None:
         invoke(lambda_handler, out)
         return
     try:
-        stats = drain(lambda_handler, args.queue_url, args.batch_size, args.idle_seconds)
+        stats = drain(lambda_handler, args.queue_url, args.batch_size, args.idle_seconds, args.until)
     except Exception:
         traceback.print_exc()
         sys.exit(1)

@@ -8,13 +8,23 @@ on the object key, so one burst can mix outcomes:
 - `throttle-once`: ThrottlingException on the first call for that key, then a normal answer;
 - `throttle-hard`: ThrottlingException on the first `hard_throttles` calls (more than the
   function's retry attempts), then a normal answer;
-- anything else: two celebrities and one unrecognized face.
+- `unreadable`: InvalidImageFormatException (Rekognition could not decode the bytes);
+- `denied`: AccessDeniedException (the caller may not use Rekognition);
+- anything else: `celebrities`, by default two celebrities and one unrecognized face.
+
+`latency` (seconds) delays every answer, as the service would. Answers and errors have the
+service's real shapes (botocore's model for RecognizeCelebrities;
+tests/client checks the canned answers against it). `calls` counts the calls per key, `requests`
+keeps every S3Object asked for, in order.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
+import time
+import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,21 +53,41 @@ CELEBRITIES = {
 }  # fmt: skip
 NO_FACES: dict[str, Any] = {"CelebrityFaces": [], "UnrecognizedFaces": []}
 
+# Key substring -> (error code, message), as Rekognition reports them.
+ERRORS_BY_KEY = {
+    "unreadable": ("InvalidImageFormatException", "Request has invalid image format"),
+    "denied": (
+        "AccessDeniedException",
+        "User: arn:aws:sts::123456789012:assumed-role/recognizer is not authorized to perform: "
+        "rekognition:RecognizeCelebrities",
+    ),
+}
+
 
 class RekognitionStub:
-    def __init__(self, *, hard_throttles: int = 5) -> None:
+    def __init__(
+        self, *, hard_throttles: int = 5, celebrities: dict[str, Any] | None = None, latency: float = 0.0
+    ) -> None:
         self.hard_throttles = hard_throttles
+        self.latency = latency
+        self._default_celebrities = copy.deepcopy(celebrities or CELEBRITIES)
+        self.celebrities = copy.deepcopy(self._default_celebrities)
         self.calls: Counter[str] = Counter()
+        self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                time.sleep(stub.latency)
                 status, payload = stub.answer(self.headers.get("X-Amz-Target", ""), body)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+                if status >= 400:
+                    self.send_header("x-amzn-ErrorType", payload["__type"])
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -66,6 +96,7 @@ class RekognitionStub:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -73,18 +104,33 @@ class RekognitionStub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
+    def reset(self) -> None:
+        """Forget the calls and answer with the default celebrities again (between tests)."""
+        with self._lock:
+            self.calls.clear()
+            self.requests.clear()
+            self.celebrities = copy.deepcopy(self._default_celebrities)
+
     def answer(self, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if target != TARGET:
-            return 400, {"__type": "UnknownOperationException", "message": target}
-        key = body.get("Image", {}).get("S3Object", {}).get("Name", "")
+            return 400, {"__type": "UnknownOperationException", "Message": target}
+        s3_object = body.get("Image", {}).get("S3Object")
+        if not isinstance(s3_object, dict) or not s3_object.get("Name"):
+            return 400, {"__type": "InvalidParameterException", "Message": "Image.S3Object is required"}
+        key = s3_object["Name"]
         with self._lock:
             self.calls[key] += 1
+            self.requests.append(dict(s3_object))
             attempt = self.calls[key]
+            celebrities = self.celebrities
         if ("throttle-once" in key and attempt == 1) or (
             "throttle-hard" in key and attempt <= self.hard_throttles
         ):
-            return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
-        return 200, NO_FACES if "noface" in key else CELEBRITIES
+            return 400, {"__type": "ThrottlingException", "Message": "Rate exceeded"}
+        for part, (code, message) in ERRORS_BY_KEY.items():
+            if part in key:
+                return 400, {"__type": code, "Message": message}
+        return 200, NO_FACES if "noface" in key else celebrities
 
     def __enter__(self) -> RekognitionStub:
         self._thread.start()

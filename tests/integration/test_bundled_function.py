@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.handler.recognizer_testkit import jpeg_bytes, png_bytes
-from tests.integration.pipeline_harness import Pipeline, invoke, provision
+from tests.integration.moto_stack import Pipeline, invoke, provision
 from tests.integration.rekognition_stub import RekognitionStub
 
 pytestmark = pytest.mark.integration

@@ -6,26 +6,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from celeb.errors import UsageProblem
+from recognizer.contract import IMAGE_FORMATS, MAGIC_BYTES_NEEDED, ImageFormat, ImageRef, detect_format
 
-# Rekognition accepts only JPEG and PNG; a file's leading bytes say which it is, whatever its name.
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    bucket: str
-    key: str
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+# "JPEG or PNG": the formats Rekognition reads, named for messages.
+FORMAT_NAMES = " or ".join(image_format.name.upper() for image_format in IMAGE_FORMATS)
 
 
 @dataclass(frozen=True)
 class LocalImage:
     path: Path
-    content_type: str
+    image_format: ImageFormat  # from the file's leading bytes, whatever its name says
+
+    @property
+    def content_type(self) -> str:
+        return self.image_format.content_type
 
 
 @dataclass(frozen=True)
@@ -45,14 +39,6 @@ class Target:
         return ImageRef(self.bucket or images_bucket, self.key)
 
 
-def content_type_of(head: bytes) -> str | None:
-    if head.startswith(JPEG_MAGIC):
-        return "image/jpeg"
-    if head.startswith(PNG_MAGIC):
-        return "image/png"
-    return None
-
-
 def parse_s3_uri(text: str) -> ImageRef | None:
     """`s3://bucket/key` as an ImageRef; None when the text is not an S3 URI at all."""
     if not text.startswith("s3://"):
@@ -64,20 +50,22 @@ def parse_s3_uri(text: str) -> ImageRef | None:
 
 
 def check_local_image(text: str) -> LocalImage:
+    """The file's format from its leading bytes; its size is the function's to check (it reads the header)."""
     path = Path(text)
     try:
         with path.open("rb") as file:
-            head = file.read(len(PNG_MAGIC))
+            head = file.read(MAGIC_BYTES_NEEDED)
     except FileNotFoundError:
         raise UsageProblem(f"{text}: no such file") from None
     except IsADirectoryError:
         raise UsageProblem(f"{text}: is a directory, not an image file") from None
     except OSError as exc:
         raise UsageProblem(f"{text}: cannot read: {exc.strerror}") from None
-    content_type = content_type_of(head)
-    if content_type is None:
-        raise UsageProblem(f"{text}: not a JPEG or PNG image (leading bytes: {head[:4].hex(' ') or 'none'})")
-    return LocalImage(path, content_type)
+    image_format = detect_format(head)
+    if image_format is None:
+        leading = head[:4].hex(" ") or "none"
+        raise UsageProblem(f"{text}: not a {FORMAT_NAMES} image (leading bytes: {leading})")
+    return LocalImage(path, image_format)
 
 
 def resolve_targets(arguments: list[str], *, prefix: str) -> list[Target]:

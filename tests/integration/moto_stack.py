@@ -1,5 +1,9 @@
-"""Builds the pipeline on a local moto server from the synthesized template, and runs the bundled
+"""Builds the stack on a local moto server from the synthesized template, and runs the bundled
 function against it in subprocesses. Shared by the integration tests and `bench/throughput_bench.py`.
+
+The event path is the template's: the bucket publishes to moto's EventBridge, whose default bus
+holds the template's rule (its pattern, with the bucket's name filled in) targeting the queue, so
+an upload to moto S3 arrives in the queue the way it does in AWS.
 """
 
 from __future__ import annotations
@@ -7,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,11 +28,120 @@ from urllib.parse import quote_plus
 
 import boto3
 
+from recognizer.contract import CELEBRITY_MARKER, IMAGE_PREFIX
+from tests.handler.recognizer_testkit import png_bytes
+
 # e.g. HARNESS_PROFILE="-m cProfile -o /tmp/drain.prof" to profile the function inside the harness.
 PROFILE = os.environ.get("HARNESS_PROFILE", "").split()
 RUNNER = Path(__file__).resolve().parent / "handler_runner.py"
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+ROOT = Path(__file__).resolve().parents[2]
+SERVE = "from tests.integration.moto_stack import serve; serve()"  # run in ROOT
+
+
+def serve() -> None:
+    """The moto server's process (see `moto_server`): moto 5.2.5 with the two patches below."""
+    from moto.server import main
+
+    _encode_eventbridge_keys()
+    _serialize_dynamodb()
+    main(sys.argv[1:])
+
+
+def _encode_eventbridge_keys() -> None:
+    # S3 URL-encodes the object key of its EventBridge events as it does in its other notifications
+    # ("red flower.jpg" arrives as "red+flower.jpg"; see the README), whereas moto 5.2.5 publishes
+    # the raw key (moto/s3/notifications.py, _send_event_bridge_message: "key": key.name). Rules
+    # match, and the function reads, the key the way AWS spells it.
+    from moto.s3 import notifications
+
+    publish = notifications._send_event_bridge_message
+
+    def publish_encoded(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+        publish(account_id, bucket, event_name, _EncodedKey(key))
+
+    notifications._send_event_bridge_message = publish_encoded
+
+
+class _EncodedKey:
+    """An S3 object of moto's as its EventBridge event should name it."""
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._key, name)
+
+    @property
+    def name(self) -> str:
+        return encoded_key(self._key.name)
+
+
+def _serialize_dynamodb() -> None:
+    # moto 5.2.5 serves requests on threads, and its TransactWriteItems deep-copies each table it
+    # writes (its rollback if one item fails) while other requests may change that table: the copy
+    # then fails and the request ends in a 500. DynamoDB requests are served one at a time here.
+    # The copy is made once per item of the transaction, so each transaction costs more the more
+    # the table holds; one copy per table and transaction rolls back just the same.
+    import copy
+    import threading
+
+    from moto.dynamodb import models, responses
+
+    lock = threading.Lock()
+    call_action = responses.DynamoHandler.call_action
+
+    def call_action_alone(handler: Any) -> Any:
+        with lock:
+            return call_action(handler)
+
+    responses.DynamoHandler.call_action = call_action_alone  # type: ignore[method-assign]
+
+    copies: dict[int, Any] | None = None  # a table's copy by id, while a transaction runs
+
+    class CopyOnce:
+        """Stands in for the `copy` module inside moto.dynamodb.models."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        def deepcopy(self, value: Any, memo: Any = None) -> Any:
+            if copies is None or not isinstance(value, models.Table):
+                return copy.deepcopy(value, memo)
+            if id(value) not in copies:
+                copies[id(value)] = copy.deepcopy(value)
+            return copies[id(value)]
+
+    models.copy = CopyOnce()  # type: ignore[assignment]
+    transact = models.DynamoDBBackend.transact_write_items
+
+    def transact_copying_once(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        nonlocal copies
+        copies = {}
+        try:
+            transact(backend, transact_items)
+        finally:
+            copies = None
+
+    models.DynamoDBBackend.transact_write_items = transact_copying_once  # type: ignore[method-assign]
+
+
+_PNG = png_bytes(100, 100)
+
+
+def unique_png(number: int) -> bytes:
+    """A 100x100 PNG whose bytes differ for every `number` (a text chunk before IEND). The function
+    reuses the analysis of identical bytes under another key, so a test that counts Rekognition
+    calls per key needs one of these per upload."""
+    text = b"Comment\x00" + str(number).encode()
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(">I", zlib.crc32(b"tEXt" + text))
+    return _PNG[:-12] + chunk + _PNG[-12:]
+
+
+def encoded_key(key: str) -> str:
+    """An object key as S3 writes it into its events."""
+    return quote_plus(key, safe="/")
 
 
 @contextmanager
@@ -38,7 +153,8 @@ def moto_server() -> Iterator[str]:
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", SERVE, "-H", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -79,9 +195,31 @@ def _resource(template: dict[str, Any], type_: str, logical_prefix: str) -> dict
     return found
 
 
+def upload_rule(template: dict[str, Any]) -> dict[str, Any]:
+    """The properties of the template's one EventBridge rule."""
+    [rule] = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    return rule
+
+
+def rule_pattern(template: dict[str, Any], bucket: str) -> dict[str, Any]:
+    """The rule's event pattern with its reference to the images bucket replaced by `bucket`."""
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            assert template["Resources"][node["Ref"]]["Type"] == "AWS::S3::Bucket", node
+            return bucket
+        if isinstance(node, dict):
+            return {name: resolve(value) for name, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(upload_rule(template)["EventPattern"])
+
+
 @dataclass
 class Pipeline:
-    """The AWS side of one test run: bucket, table (if the template has one), queue and DLQ on moto."""
+    """The AWS side of one test run on moto: bucket, table (if the template has one), queues, rule."""
 
     moto_url: str
     rekognition_url: str
@@ -90,6 +228,8 @@ class Pipeline:
     table: str | None
     queue_url: str
     dead_letter_queue_url: str
+    delivery_dead_letter_queue_url: str
+    rule_name: str
     visibility_timeout: int
     _clients: dict[str, Any] = field(default_factory=dict)
 
@@ -131,7 +271,7 @@ class Pipeline:
 
     def notification(self, key: str, version_id: str | None, size: int = 1000) -> str:
         """An S3 ObjectCreated notification body as S3 sends it (key URL-encoded)."""
-        obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": size, "eTag": "0" * 32,
+        obj: dict[str, Any] = {"key": encoded_key(key), "size": size, "eTag": "0" * 32,
                                "sequencer": uuid.uuid4().hex[:16].upper()}  # fmt: skip
         if version_id:
             obj["versionId"] = version_id
@@ -142,6 +282,26 @@ class Pipeline:
                    "bucket": {"name": self.bucket, "arn": f"arn:aws:s3:::{self.bucket}"}, "object": obj},
         }  # fmt: skip
         return json.dumps({"Records": [record]})
+
+    def take_bodies(self, count: int) -> list[str]:
+        """The bodies of `count` queued messages, which stay queued (visible again at once)."""
+        sqs = self.client("sqs")
+        taken: list[dict[str, Any]] = []
+        while len(taken) < count:
+            batch = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=min(10, count - len(taken)), VisibilityTimeout=60
+            ).get("Messages", [])
+            assert batch, f"only {len(taken)} of {count} messages were queued"
+            taken += batch
+        for start in range(0, len(taken), 10):
+            sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(taken[start : start + 10])
+                ],
+            )
+        return [m["Body"] for m in taken]
 
     def send(self, bodies: list[str]) -> None:
         sqs = self.client("sqs")
@@ -161,6 +321,22 @@ class Pipeline:
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
 
+    def summaries(self) -> dict[str, list[dict[str, Any]]]:
+        """The result (or recorded failure) items of each image key, without celebrity items."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for item in self.items():
+            pk, sk = item["pk"]["S"], item["sk"]["S"]
+            if pk.startswith(IMAGE_PREFIX) and CELEBRITY_MARKER not in sk:
+                found.setdefault(pk.removeprefix(f"{IMAGE_PREFIX}{self.bucket}/"), []).append(item)
+        return found
+
+    def celebrity_items(self) -> list[dict[str, Any]]:
+        return [
+            i
+            for i in self.items()
+            if i["pk"]["S"].startswith(IMAGE_PREFIX) and CELEBRITY_MARKER in i["sk"]["S"]
+        ]
+
     def items(self) -> list[dict[str, Any]]:
         assert self.table
         paginator = self.client("dynamodb").get_paginator("scan")
@@ -175,10 +351,16 @@ def _lower(credentials: dict[str, str]) -> dict[str, str]:
 def provision(
     moto_url: str, rekognition_url: str, template: dict[str, Any], *, visibility_timeout: int = 2
 ) -> Pipeline:
-    """Creates the template's bucket, table and queues on moto, each with a fresh name.
+    """Creates the template's bucket, table, queues and upload rule on moto, each with a fresh name.
 
-    The table and the queues take their key schema, indexes and redrive policy from the template;
-    only the visibility timeout is shortened, so that retried messages come back within a test.
+    The table, the queues and the rule take their key schema, indexes, redrive policies, event
+    pattern, target dead-letter queue and retry policy from the template; only the visibility
+    timeout is shortened, so that retried messages come back within a test. Every pipeline's rule
+    sits on the one default bus of the moto server and selects its own bucket's uploads.
+
+    The template's archive is left out: moto 5.2.5 cannot archive S3's events (its archive target
+    reads an "archive-arn" that only events sent with PutEvents carry), and the error it raises
+    stops the delivery of that event to every other rule on the server.
     """
     suffix = uuid.uuid4().hex[:8]
     session_args = {"region_name": REGION, "endpoint_url": moto_url, **_lower(FAKE_CREDENTIALS)}
@@ -186,6 +368,15 @@ def provision(
     bucket = f"images-{suffix}"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    bucket_props = _resource(template, "AWS::S3::Bucket", "StorageImages")
+    if (
+        bucket_props.get("NotificationConfiguration", {})
+        .get("EventBridgeConfiguration", {})
+        .get("EventBridgeEnabled")
+    ):
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
 
     table = None
     tables = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
@@ -203,9 +394,7 @@ def provision(
     sqs = boto3.client("sqs", **session_args)
     queue_props = _resource(template, "AWS::SQS::Queue", "IngestionQueue")
     dlq_url = sqs.create_queue(QueueName=f"dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    dlq_arn = _queue_arn(sqs, dlq_url)
     redrive = {
         "deadLetterTargetArn": dlq_arn,
         "maxReceiveCount": queue_props["RedrivePolicy"]["maxReceiveCount"],
@@ -214,9 +403,36 @@ def provision(
         QueueName=f"uploads-{suffix}",
         Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": json.dumps(redrive)},
     )["QueueUrl"]
-    return Pipeline(
-        moto_url, rekognition_url, template, bucket, table, queue_url, dlq_url, visibility_timeout
+    delivery_dlq_url = sqs.create_queue(
+        QueueName=f"delivery-dlq-{suffix}", Attributes={"RedrivePolicy": json.dumps(redrive)}
+    )["QueueUrl"]
+
+    rule = upload_rule(template)
+    [target] = rule["Targets"]
+    rule_name = f"uploads-{suffix}"
+    events = boto3.client("events", **session_args)
+    events.put_rule(
+        Name=rule_name, EventPattern=json.dumps(rule_pattern(template, bucket)), State=rule["State"]
     )
+    events.put_targets(
+        Rule=rule_name,
+        Targets=[
+            {
+                "Id": target["Id"],
+                "Arn": _queue_arn(sqs, queue_url),
+                "DeadLetterConfig": {"Arn": _queue_arn(sqs, delivery_dlq_url)},
+                "RetryPolicy": target["RetryPolicy"],
+            }
+        ],
+    )
+    return Pipeline(
+        moto_url, rekognition_url, template, bucket, table, queue_url, dlq_url, delivery_dlq_url, rule_name,
+        visibility_timeout,
+    )  # fmt: skip
+
+
+def _queue_arn(sqs: Any, queue_url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
 def runner_command(asset_dir: Path, *args: str) -> list[str]:
@@ -247,7 +463,11 @@ class Drainer:
     log: IO[str]
 
 
-def start_drainers(pipeline: Pipeline, asset_dir: Path, processes: int, batch_size: int) -> list[Drainer]:
+def start_drainers(
+    pipeline: Pipeline, asset_dir: Path, processes: int, batch_size: int, until: Path | None = None
+) -> list[Drainer]:
+    """Drainer processes on the pipeline's queue; with `until`, they keep going through an empty
+    queue until that file exists (create it when the uploads feeding the queue are done)."""
     drainers = []
     for _ in range(processes):
         log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed by wait_for)
@@ -255,6 +475,7 @@ def start_drainers(pipeline: Pipeline, asset_dir: Path, processes: int, batch_si
             asset_dir, "drain", pipeline.queue_url, "--batch-size", str(batch_size), "--fast-backoff",
             # A fallback only: drainers stop as soon as the queue is empty, in flight included.
             "--idle-seconds", str(pipeline.visibility_timeout + 30),
+            *(["--until", str(until)] if until else []),
         )  # fmt: skip
         process = subprocess.Popen(
             command, env=pipeline.process_environment(), stdout=subprocess.PIPE, stderr=log, text=True

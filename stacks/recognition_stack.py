@@ -7,8 +7,10 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from stacks.alarms import PipelineAlarms
-from stacks.config import PipelineConfig
+from recognizer.contract import StackOutput
+from stacks.alarms import OperationalAlarms
+from stacks.backfill import CloudBackfill
+from stacks.config import AppConfig
 from stacks.ingestion import UploadIngestion
 from stacks.recognition_function import RecognitionFunction
 from stacks.results_table import ResultsTable
@@ -16,7 +18,7 @@ from stacks.storage import ImageStorage
 
 
 class CelebrityRecognitionStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: PipelineConfig, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
         storage = ImageStorage(
@@ -33,7 +35,7 @@ class CelebrityRecognitionStack(Stack):
             dead_letter_queue=ingestion.dead_letter_queue,
         )
         ingestion.feed(recognition.function)
-        PipelineAlarms(
+        OperationalAlarms(
             self,
             "Alarms",
             function=recognition.function,
@@ -43,15 +45,33 @@ class CelebrityRecognitionStack(Stack):
             email=config.alarm_email,
         )
 
+        backfill = None
+        if config.cloud_backfill:
+            backfill = CloudBackfill(
+                self,
+                "Backfill",
+                config=config,
+                images=storage.images,
+                access_logs=storage.access_logs,
+                queue=ingestion.queue,
+                results=results,
+            )
+
         self.images_bucket = storage.images
         self.function = recognition.function
         self.results_table = results
 
-        # Names the `celeb` client reads; keep them stable.
-        CfnOutput(self, "ImagesBucketName", value=storage.images.bucket_name)
-        CfnOutput(self, "FunctionName", value=recognition.function.function_name)
-        CfnOutput(self, "FunctionArn", value=recognition.function.function_arn)
+        # The names the `celeb` client reads (the contract's StackOutput).
+        outputs = {
+            StackOutput.IMAGES_BUCKET: storage.images.bucket_name,
+            StackOutput.FUNCTION_NAME: recognition.function.function_name,
+            StackOutput.FUNCTION_ARN: recognition.function.function_arn,
+            StackOutput.QUEUE_URL: ingestion.queue.queue_url,
+            StackOutput.DEAD_LETTER_QUEUE_URL: ingestion.dead_letter_queue.queue_url,
+        }
         if results is not None:
-            CfnOutput(self, "ResultsTableName", value=results.table_name)
-        CfnOutput(self, "QueueUrl", value=ingestion.queue.queue_url)
-        CfnOutput(self, "DeadLetterQueueUrl", value=ingestion.dead_letter_queue.queue_url)
+            outputs[StackOutput.RESULTS_TABLE] = results.table_name
+        if backfill is not None:
+            outputs[StackOutput.BACKFILL_STATE_MACHINE] = backfill.state_machine.state_machine_arn
+        for name, value in outputs.items():
+            CfnOutput(self, str(name), value=value)

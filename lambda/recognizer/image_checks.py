@@ -1,6 +1,6 @@
 """Checks on an object's leading bytes and size, so Rekognition is only called for plausible images.
 
-Pure functions over bytes: the S3 read lives in ``probe``.
+Pure functions over bytes: the S3 read lives in ``probe``; the formats and limits in the contract.
 """
 
 from __future__ import annotations
@@ -9,30 +9,22 @@ import io
 
 import imagesize
 
+from recognizer.contract import (
+    MAX_IMAGE_BYTES,
+    MIN_IMAGE_SIDE_PX,
+    ImageFormat,
+    ImageRef,
+    describe_formats,
+    detect_format,
+)
 from recognizer.errors import (
     EmptyImageError,
     ImageTooLargeError,
     ImageTooSmallError,
     UnsupportedImageFormatError,
 )
-from recognizer.events import ImageRef
 
 HEAD_BYTES = 64 * 1024  # enough for PNG's IHDR and the SOF of most JPEGs
-MAX_IMAGE_BYTES = 15 * 1024 * 1024  # Rekognition's limit for images read from S3
-MIN_SIDE_PX = 80  # Rekognition's minimum for each side
-
-_SIGNATURES = {
-    "jpeg": b"\xff\xd8\xff",
-    "png": b"\x89PNG\r\n\x1a\n",
-}
-
-
-def detect_format(head: bytes) -> str | None:
-    """Name the format ("jpeg" or "png") from the magic bytes; extension and Content-Type are not trusted."""
-    for name, signature in _SIGNATURES.items():
-        if head.startswith(signature):
-            return name
-    return None
 
 
 def read_dimensions(head: bytes) -> tuple[int, int] | None:
@@ -47,7 +39,7 @@ def read_dimensions(head: bytes) -> tuple[int, int] | None:
     return width, height
 
 
-def check_image(ref: ImageRef, head: bytes, total_size: int) -> str:
+def check_image(ref: ImageRef, head: bytes, total_size: int) -> ImageFormat:
     """Raise the named error for anything Rekognition would reject; return the detected format."""
     where = ref.describe()
     named = ref.error_fields()
@@ -57,7 +49,7 @@ def check_image(ref: ImageRef, head: bytes, total_size: int) -> str:
     if image_format is None:
         raise UnsupportedImageFormatError(
             f"{where} is not a JPEG or PNG image (starts with {head[:8].hex(' ')}): "
-            "Rekognition only accepts JPEG (FF D8 FF) and PNG (89 50 4E 47 0D 0A 1A 0A)",
+            f"Rekognition only accepts {describe_formats()}",
             **named,
         )
     if total_size > MAX_IMAGE_BYTES:
@@ -67,10 +59,10 @@ def check_image(ref: ImageRef, head: bytes, total_size: int) -> str:
             **named,
         )
     dimensions = read_dimensions(head)
-    if dimensions is not None and min(dimensions) < MIN_SIDE_PX:
+    if dimensions is not None and min(dimensions) < MIN_IMAGE_SIDE_PX:
         width, height = dimensions
         raise ImageTooSmallError(
-            f"{where} is {width}x{height} px: Rekognition needs at least {MIN_SIDE_PX} px on each side",
+            f"{where} is {width}x{height} px: Rekognition needs at least {MIN_IMAGE_SIDE_PX} px on each side",
             **named,
         )
     return image_format
