@@ -28,19 +28,26 @@ class OperationalAlarms(Construct):
         dead_letter_queue: sqs.IQueue,
         oldest_message_seconds: int,
         email: str,
-        delivery_dead_letter_queue: sqs.IQueue | None = None,
+        delivery_dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        dead_letters = {
+            "DeadLetters": ("Uploads that failed every retry are waiting in the dead-letter queue",
+                            dead_letter_queue),
+            "DeliveryDeadLetters": ("Upload events EventBridge could not deliver to the upload queue are "
+                                    "waiting in its dead-letter queue", delivery_dead_letter_queue),
+        }  # fmt: skip
         self.alarms = [
-            self._alarm(
-                "DeadLetters",
-                "Uploads that failed every retry are waiting in the dead-letter queue",
-                dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=_PERIOD, statistic="Maximum"
-                ),
-                1,
-                at_least_one,
+            *(
+                self._alarm(
+                    alarm_id,
+                    description,
+                    queue_.metric_approximate_number_of_messages_visible(period=_PERIOD, statistic="Maximum"),
+                    1,
+                    at_least_one,
+                )
+                for alarm_id, (description, queue_) in dead_letters.items()
             ),
             self._alarm(
                 "FunctionErrors",
@@ -64,19 +71,6 @@ class OperationalAlarms(Construct):
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             ),
         ]
-        if delivery_dead_letter_queue is not None:
-            self.alarms.append(
-                self._alarm(
-                    "DeliveryDeadLetters",
-                    "Upload events EventBridge could not deliver to the upload queue are waiting in its "
-                    "dead-letter queue",
-                    delivery_dead_letter_queue.metric_approximate_number_of_messages_visible(
-                        period=_PERIOD, statistic="Maximum"
-                    ),
-                    1,
-                    at_least_one,
-                )
-            )
 
         self.topic: sns.Topic | None = None
         if email:

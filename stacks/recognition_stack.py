@@ -41,6 +41,7 @@ class CelebrityRecognitionStack(Stack):
             function=recognition.function,
             queue=ingestion.queue,
             dead_letter_queue=ingestion.dead_letter_queue,
+            delivery_dead_letter_queue=ingestion.delivery_dead_letter_queue,
             oldest_message_seconds=config.oldest_message_alarm_seconds,
             email=config.alarm_email,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,17 @@ CUSTOM = {
     "max_concurrency": "12",
     "max_receive_count": "7",
 }
+
+
+def pytest_report_header() -> str:
+    """Which Python the bundled function's integration tests run on (Lambda runs python3.14)."""
+    from tests.integration.moto_stack import function_python
+
+    version = subprocess.run(
+        [function_python(), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    return f"bundled function runs on Python {version or '?'} ({function_python()}); Lambda runs 3.14"
 
 
 @pytest.fixture(scope="session")

@@ -435,9 +435,19 @@ def _queue_arn(sqs: Any, queue_url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
+def function_python() -> str:
+    """The interpreter the bundled function runs on: Lambda's Python when this machine has it.
+
+    `make` builds `.venv/runtime` (the pinned boto3 only) from the newest of 3.14, 3.13 and 3.12 it
+    finds; FUNCTION_TEST_PYTHON overrides; without either, the tests' own interpreter.
+    """
+    runtime = ROOT / ".venv" / "runtime" / "bin" / "python"
+    return os.environ.get("FUNCTION_TEST_PYTHON") or (str(runtime) if runtime.exists() else sys.executable)
+
+
 def runner_command(asset_dir: Path, *args: str) -> list[str]:
     # -B: Lambda's code folder is read-only, and bytecode must not leak into the asset under test.
-    return [sys.executable, "-I", "-B", *PROFILE, str(RUNNER), str(asset_dir), *args]
+    return [function_python(), "-I", "-B", *PROFILE, str(RUNNER), str(asset_dir), *args]
 
 
 def invoke(pipeline: Pipeline, asset_dir: Path, events: list[Any]) -> list[dict[str, Any]]:
