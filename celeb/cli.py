@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celeb import __version__, render
 from celeb.aws import Aws, explain
 from celeb.backfill import BackfillOptions, run_backfill
+from celeb.check import check_upload_events
 from celeb.errors import CelebError, ConfigProblem, ExitCode, worst_exit_code
 from celeb.recognize import recognize_all
 from celeb.results import celebrity_appearances, image_summaries, scan_summaries
@@ -279,6 +280,34 @@ def info(ctx: typer.Context, as_json: AsJson = False) -> None:
         )
     else:
         render.print_outputs(render.stdout_console(), outputs)
+
+
+@app.command()
+@reports_errors
+def check(
+    ctx: typer.Context,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Switch the bucket's EventBridge publishing back on if it is off.")
+    ] = False,
+) -> None:
+    """Check that uploads reach the stack: the images bucket publishes its events to EventBridge.
+
+    A stack moved from S3 notifications to EventBridge loses that setting in the update (see the
+    README); `make deploy` runs `celeb check --fix` after every deploy.
+    """
+    aws, outputs = _connect(ctx)
+    result = check_upload_events(aws.client("s3"), outputs.bucket, fix=fix)
+    if result.fixed:
+        typer.echo(f"s3://{result.bucket}: EventBridge publishing was off; switched it back on")
+        typer.echo("uploads made while it was off have no result yet: run `celeb backfill` for them")
+    if not result.publishing:
+        _fail(
+            f"s3://{result.bucket} does not publish its events to EventBridge, so no upload is analyzed: "
+            "run `celeb check --fix`",
+            ExitCode.CONFIG,
+        )
+    if not result.fixed:
+        typer.echo(f"s3://{result.bucket}: publishes its events to EventBridge")
 
 
 def main() -> None:

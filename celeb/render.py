@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -28,6 +28,7 @@ from celeb.recognize import TargetResult
 from celeb.stack import StackOutputs
 from recognizer.contract import (
     ANSWERED_FROM_TABLE,
+    BackfillCount,
     BoundingBox,
     Celebrity,
     ImageRef,
@@ -35,6 +36,9 @@ from recognizer.contract import (
     failure_of,
     result_of,
 )
+
+if TYPE_CHECKING:  # cloud_backfill draws with this module
+    from celeb.cloud_backfill import ExecutionProgress, Report
 
 
 def stdout_console() -> Console:
@@ -307,6 +311,73 @@ def print_backfill_summary(console: Console, summary: Summary) -> None:
         for number, (key, reason) in enumerate(sorted(entries)):
             failures.add_row(f"{error_type} ({len(entries)})" if number == 0 else "", key, reason)
     console.print(failures)
+
+
+class CloudBackfillProgress:
+    """The Map Run's item counts on a bar: objects listed so far, and those in finished batches."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress = progress
+        self._task = task
+
+    def update(self, seen: ExecutionProgress) -> None:
+        if seen.map_run_arn is None:
+            return
+        # The listing grows while batches run: the total is what has been listed so far.
+        failed = f"failed {seen.failed}" if seen.failed else ""
+        update = {"total": seen.listed or None, "completed": seen.finished, "counts": failed}
+        self._progress.update(self._task, description="checking", **update)
+
+
+@contextmanager
+def cloud_backfill_progress(console: Console, location: str) -> Iterator[CloudBackfillProgress]:
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),  # holds the user's prefix
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[counts]}"),
+        console=console,
+    )
+    with progress:
+        task = progress.add_task(f"listing {location}", total=None, counts="")
+        yield CloudBackfillProgress(progress, task)
+
+
+def print_cloud_backfill_summary(console: Console, report: Report, bucket: str) -> None:
+    options = report.options
+    flags = [name for name in ("retry_failed", "dry_run") if options[name]]
+    state = f" ({', '.join(flags).replace('_', ' ')})" if flags else ""
+    console.print(f"Backfill of s3://{bucket}/{options['prefix']} in the cloud{state}: {report.status}")
+    counts = Table(show_header=False)
+    counts.add_column("what")
+    counts.add_column("count", justify="right")
+    would = "would be " if options["dry_run"] else ""
+    counts.add_row("objects listed", str(report.listed))
+    counts.add_row(f"{would}queued (no result yet)", str(report.counts[BackfillCount.QUEUED]))
+    if options["retry_failed"]:
+        retried = report.counts[BackfillCount.RETRIED]
+        counts.add_row(f"{would}queued again (failure that may pass)", str(retried))
+    counts.add_row("skipped (already had a result)", str(report.counts[BackfillCount.ANALYZED]))
+    counts.add_row("skipped (not an image)", str(report.counts[BackfillCount.NOT_IMAGE]))
+    if report.counts[BackfillCount.GONE]:
+        counts.add_row("skipped (deleted since the listing)", str(report.counts[BackfillCount.GONE]))
+    if report.failed_objects:
+        counts.add_row("in failed batches", str(report.failed_objects))
+    console.print(counts)
+    if report.failures:
+        failures = Table(title="Failed batches", title_justify="left")
+        for column in ("Error", "Cause"):
+            failures.add_column(column, overflow="fold")
+        for error, cause in report.failures:
+            failures.add_row(error, cause)
+        console.print(failures)
+    if report.location:
+        console.print(f"report: {report.location}")
+    if report.sent:
+        console.print(f"{report.sent} image(s) are in the upload queue: the function analyzes them at the "
+                      "pace of its max_concurrency")  # fmt: skip
 
 
 @contextmanager

@@ -119,7 +119,9 @@ class CloudBackfill(Construct):
             "Reports",
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="backfill-reports/",
-            **_secure_bucket_props(dev=config.is_dev, noncurrent_days=config.noncurrent_version_expiration_days),
+            **_secure_bucket_props(
+                dev=config.is_dev, noncurrent_days=config.noncurrent_version_expiration_days
+            ),
         )
         self.log_group = logs.LogGroup(
             self,
@@ -153,7 +155,9 @@ class CloudBackfill(Construct):
     def _definition(self, config: AppConfig) -> sfn.IChainable:
         # Missing input fields take the contract's defaults, so `{}` from the console backfills all.
         defaults = sfn.Pass(
-            self, "Defaults", parameters={"defaults": dict(BACKFILL_INPUT_DEFAULTS), "input": sfn.JsonPath.entire_payload}
+            self,
+            "Defaults",
+            parameters={"defaults": dict(BACKFILL_INPUT_DEFAULTS), "input": sfn.JsonPath.entire_payload},
         )
         options = sfn.Pass(
             self,
@@ -175,7 +179,9 @@ class CloudBackfill(Construct):
             self,
             "Backfill",
             label=MAP_LABEL,
-            item_reader=sfn.S3ObjectsItemReader(bucket=self._images, prefix=sfn.JsonPath.string_at("$.prefix")),
+            item_reader=sfn.S3ObjectsItemReader(
+                bucket=self._images, prefix=sfn.JsonPath.string_at("$.prefix")
+            ),
             item_batcher=sfn.ItemBatcher(
                 max_items_per_batch=config.backfill_batch_size,
                 max_input_bytes_per_batch=MAX_BATCH_INPUT_BYTES,
@@ -218,7 +224,10 @@ class CloudBackfill(Construct):
                 "key": sfn.JsonPath.string_at("$$.Map.Item.Value.Key"),
                 "index": sfn.JsonPath.number_at("$$.Map.Item.Index"),
                 "retry_failed": sfn.JsonPath.string_at("$.BatchInput.retry_failed"),
-                "message": {"bucket": self._images.bucket_name, "object_name": sfn.JsonPath.string_at("$$.Map.Item.Value.Key")},
+                "message": {
+                    "bucket": self._images.bucket_name,
+                    "object_name": sfn.JsonPath.string_at("$$.Map.Item.Value.Key"),
+                },
             },
             max_concurrency=OBJECT_CONCURRENCY,
             result_path="$.examined",
@@ -233,7 +242,10 @@ class CloudBackfill(Construct):
             parameters={
                 "entries": sfn.JsonPath.list_at("$.examined[*].entry"),
                 "dry_run": sfn.JsonPath.string_at("$.BatchInput.dry_run"),
-                **{count.value: sfn.JsonPath.list_at(f"$.examined[*].{count.value}") for count in BackfillCount},
+                **{
+                    count.value: sfn.JsonPath.list_at(f"$.examined[*].{count.value}")
+                    for count in BackfillCount
+                },
             },
         )
         count = sfn.Pass(
@@ -287,7 +299,9 @@ class CloudBackfill(Construct):
         )
         sent = sfn.Succeed(self, "Sent")
         return send.next(
-            sfn.Choice(self, "AllSent?").when(sfn.Condition.is_present("$.failed[0]"), refused).otherwise(sent)
+            sfn.Choice(self, "AllSent?")
+            .when(sfn.Condition.is_present("$.failed[0]"), refused)
+            .otherwise(sent)
         )
 
     # One object of a batch.
@@ -299,7 +313,9 @@ class CloudBackfill(Construct):
         is_image = sfn.Choice(self, "Image?")
         if self._results is None:
             # Nothing to skip by: send the key; the function pins the version it finds.
-            return is_image.when(image_key_condition("$.key"), queued).otherwise(counted[BackfillCount.NOT_IMAGE])
+            return is_image.when(image_key_condition("$.key"), queued).otherwise(
+                counted[BackfillCount.NOT_IMAGE]
+            )
 
         head = tasks.CallAwsService(
             self,
@@ -321,7 +337,10 @@ class CloudBackfill(Construct):
         # generic error; only its status code tells "deleted since the listing" from "access denied".
         vanished = (
             sfn.Choice(self, "Vanished?")
-            .when(sfn.Condition.string_matches("$.error.Cause", "*Status Code: 404*"), counted[BackfillCount.GONE])
+            .when(
+                sfn.Condition.string_matches("$.error.Cause", "*Status Code: 404*"),
+                counted[BackfillCount.GONE],
+            )
             .otherwise(head_failed)
         )
         head.add_catch(vanished, errors=["States.ALL"], result_path="$.error")
@@ -336,7 +355,9 @@ class CloudBackfill(Construct):
             table=self._results,
             key={
                 PARTITION_KEY: tasks.DynamoAttributeValue.from_string(
-                    sfn.JsonPath.format(image_pk(self._images.bucket_name, "{}"), sfn.JsonPath.string_at("$.key"))
+                    sfn.JsonPath.format(
+                        image_pk(self._images.bucket_name, "{}"), sfn.JsonPath.string_at("$.key")
+                    )
                 ),
                 SORT_KEY: tasks.DynamoAttributeValue.from_string(
                     sfn.JsonPath.format(summary_sk("{}"), sfn.JsonPath.string_at("$.pinned.version_id"))
@@ -358,7 +379,7 @@ class CloudBackfill(Construct):
         decide = (
             sfn.Choice(self, "Decide")
             .when(sfn.Condition.is_not_present(item), queued)
-            .when(sfn.Condition.not_(sfn.Condition.string_equals(f"{item}.status.S", ResultStatus.FAILED.value)),
+            .when(sfn.Condition.not_(sfn.Condition.string_equals(f"{item}.status.S", ResultStatus.FAILED)),
                   counted[BackfillCount.ANALYZED])
             .when(sfn.Condition.boolean_equals("$.retry_failed", False), counted[BackfillCount.ANALYZED])
             .when(sfn.Condition.is_not_present(f"{item}.failure_cause"), retried)
@@ -371,7 +392,11 @@ class CloudBackfill(Construct):
         )
 
     def _counted(self, count: BackfillCount) -> sfn.Pass:
-        return sfn.Pass(self, f"Count{count.value.title().replace('_', '')}", result=sfn.Result.from_object({count.value: 1}))
+        return sfn.Pass(
+            self,
+            f"Count{count.value.title().replace('_', '')}",
+            result=sfn.Result.from_object({count.value: 1}),
+        )
 
     def _to_send(self, count: BackfillCount) -> sfn.Pass:
         # The function's direct payload: pinned to the checked version when there is one.
@@ -400,10 +425,11 @@ class CloudBackfill(Construct):
         acknowledge(
             policy,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "CloudWatch Logs' log-delivery actions (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, "
-            "DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) "
-            "and X-Ray's PutTraceSegments/PutTelemetryRecords/GetSamplingRules/GetSamplingTargets support no "
-            "resource-level permissions; '*' is the only Resource they accept.",
+            "CloudWatch Logs' log-delivery actions (logs:CreateLogDelivery, GetLogDelivery, "
+            "UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, "
+            "DescribeResourcePolicies, DescribeLogGroups) and X-Ray's PutTraceSegments, PutTelemetryRecords, "
+            "GetSamplingRules and GetSamplingTargets support no resource-level permissions; '*' is the only "
+            "Resource they accept.",
         )
         acknowledge(
             policy,

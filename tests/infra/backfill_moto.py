@@ -107,9 +107,11 @@ def _write_results(env: Any, resource_runtime_part: Any, state_credentials: Any)
         s3.put_object(Bucket=parameters["Bucket"], Key=f"{folder}SUCCEEDED_0.json", Body=body)
         files["SUCCEEDED"].append({"Key": f"{folder}SUCCEEDED_0.json", "Size": len(body)})
     manifest = {"DestinationBucket": parameters["Bucket"], "MapRunArn": map_run_arn, "ResultFiles": files}
-    s3.put_object(Bucket=parameters["Bucket"], Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode())
-    env.stack.append({"MapRunArn": map_run_arn,
-                      "ResultWriterDetails": {"Bucket": parameters["Bucket"], "Key": f"{folder}manifest.json"}})  # fmt: skip
+    s3.put_object(
+        Bucket=parameters["Bucket"], Key=f"{folder}manifest.json", Body=json.dumps(manifest).encode()
+    )
+    details = {"Bucket": parameters["Bucket"], "Key": f"{folder}manifest.json"}
+    env.stack.append({"MapRunArn": map_run_arn, "ResultWriterDetails": details})
 
 
 @contextmanager
@@ -122,7 +124,10 @@ def emulator_gaps_filled() -> Iterator[None]:
     try:
         yield
     finally:
-        reader._handle_list_objects_v2, writer._handle_put_object = (staticmethod(saved[0]), staticmethod(saved[1]))
+        reader._handle_list_objects_v2, writer._handle_put_object = (
+            staticmethod(saved[0]),
+            staticmethod(saved[1]),
+        )
 
 
 def wait_for_execution(sfn: Any, execution_arn: str, timeout: float = 120) -> dict[str, Any]:
