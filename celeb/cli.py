@@ -13,11 +13,11 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from celeb import __version__, render
+from celeb import __version__, cloud_backfill, render
 from celeb.aws import Aws, explain
 from celeb.backfill import BackfillOptions, run_backfill
 from celeb.check import check_upload_events
-from celeb.errors import CelebError, ConfigProblem, ExitCode, worst_exit_code
+from celeb.errors import CelebError, ConfigProblem, ExitCode, UsageProblem, worst_exit_code
 from celeb.recognize import recognize_all
 from celeb.results import celebrity_appearances, image_summaries, scan_summaries
 from celeb.stack import DEFAULT_STACK, StackOutputs, read_outputs
@@ -203,11 +203,18 @@ def results(
 @reports_errors
 def backfill(
     ctx: typer.Context,
+    execution: Annotated[
+        str | None,
+        typer.Argument(metavar="[EXECUTION]", help="With --status: a backfill's name or ARN."),
+    ] = None,
     prefix: Annotated[str, typer.Option(help="Only images whose key starts with this.")] = "",
     rate: Annotated[
-        float, typer.Option(min=0.01, help="At most this many invocations per second (Rekognition's quota).")
-    ] = 5.0,
-    max_concurrency: Concurrency = 4,
+        float | None,
+        typer.Option(min=0.01, help="--local: at most this many invocations a second (5)."),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option("--max-concurrency", min=1, help="--local: images analyzed at once (4).")
+    ] = None,
     all_images: Annotated[
         bool,
         typer.Option(
@@ -223,9 +230,37 @@ def backfill(
             "(e.g. ImageTooSmallError).",
         ),
     ] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Invoke the function from this machine, rate-limited, as before.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="In the cloud: count what would be queued, queue nothing.")
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Follow a cloud backfill: EXECUTION, or the newest.")
+    ] = False,
 ) -> None:
-    """Analyze the images already in the bucket that have no result yet. Safe to stop and re-run."""
-    aws, outputs = _connect(ctx, max_concurrency=max_concurrency)
+    """Analyze the images already in the bucket that have no result yet. Safe to stop and re-run.
+
+    When the stack has the backfill state machine, it runs in the cloud: the state machine lists the
+    bucket and queues each image version without a result for the function; Ctrl-C stops watching,
+    not the backfill. --local invokes the function from this machine instead.
+    """
+    aws, outputs = _connect(ctx, max_concurrency=max_concurrency or BackfillOptions.max_concurrency)
+    state_machine = outputs.values.get(StackOutput.BACKFILL_STATE_MACHINE)
+    if not local and state_machine is not None:
+        if rate is not None or max_concurrency is not None:
+            raise UsageProblem("--rate and --max-concurrency pace --local; in the cloud the queue paces it")
+        options = cloud_backfill.CloudOptions(prefix, retry_failed, dry_run, all_images, status, execution)
+        cloud_backfill.run(aws, outputs, state_machine, options)
+        return
+    if dry_run or status or execution is not None:
+        raise UsageProblem(
+            "--dry-run, --status and EXECUTION are for the cloud backfill"
+            + (" (not with --local)" if local else f": stack {outputs.stack_name!r} was deployed without it")
+        )
+    # --local's defaults are BackfillOptions'; None told an explicit value from none.
+    rate, max_concurrency = rate or BackfillOptions.rate, max_concurrency or BackfillOptions.max_concurrency
     bucket = outputs.bucket
     table = outputs.results_table
     if table is None and not all_images:

@@ -58,9 +58,11 @@ def run(aws: Aws, outputs: StackOutputs, state_machine_arn: str, options: CloudO
     """Start (or attach to) a backfill execution, show its progress, then its report; raises on failure."""
     sfn = aws.client("stepfunctions")
     stderr = render.stderr_console()
+    if options.execution is not None and not options.attach:
+        raise UsageProblem("EXECUTION names a backfill to follow: use it with --status")
     if options.attach:
         execution = execution_arn(sfn, state_machine_arn, options.execution)
-        where = f"backfill {execution.rsplit(':', 1)[-1]}"
+        where = execution.rsplit(":", 1)[-1]
     else:
         check_options(has_table=outputs.results_table is not None, reprocess_all=options.reprocess_all)
         backfill_input: BackfillInput = {
@@ -70,7 +72,7 @@ def run(aws: Aws, outputs: StackOutputs, state_machine_arn: str, options: CloudO
         }
         execution = start(sfn, state_machine_arn, backfill_input)
         stderr.print(f"started {execution}")
-        where = f"listing s3://{outputs.bucket}/{options.prefix}"
+        where = f"s3://{outputs.bucket}/{options.prefix}"
     with render.cloud_backfill_progress(stderr, where) as bar:
         ended = follow(sfn, execution, bar.update)
     if ended is None:

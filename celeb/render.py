@@ -15,6 +15,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TaskID,
     TextColumn,
@@ -266,19 +267,22 @@ class BackfillProgress:
         self._progress.console.print("stopping: waiting for the invocations in flight to finish…")
 
 
-@contextmanager
-def backfill_progress(console: Console, location: str) -> Iterator[BackfillProgress]:
-    progress = Progress(
+def _backfill_bar(console: Console, *timing: ProgressColumn) -> Progress:
+    return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}", markup=False),  # holds the user's prefix
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+        *timing,
         TextColumn("{task.fields[counts]}"),
         console=console,
     )
+
+
+@contextmanager
+def backfill_progress(console: Console, location: str) -> Iterator[BackfillProgress]:
+    progress = _backfill_bar(console, TextColumn("eta"), TimeRemainingColumn())
     with progress:
         # No total while listing: the bar pulses until the number of images is known.
         task = progress.add_task(f"listing {location}", total=None, counts="")
@@ -331,15 +335,8 @@ class CloudBackfillProgress:
 
 @contextmanager
 def cloud_backfill_progress(console: Console, location: str) -> Iterator[CloudBackfillProgress]:
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}", markup=False),  # holds the user's prefix
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[counts]}"),
-        console=console,
-    )
+    # No time remaining: the listing grows while batches run, so an estimate would jump about.
+    progress = _backfill_bar(console)
     with progress:
         task = progress.add_task(f"listing {location}", total=None, counts="")
         yield CloudBackfillProgress(progress, task)

@@ -27,8 +27,6 @@ analyzed. Without a results table there is nothing to skip by: every image is se
 
 from __future__ import annotations
 
-import itertools
-
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
@@ -51,6 +49,7 @@ from recognizer.contract import (
 )
 from stacks.compliance import acknowledge, logical_id
 from stacks.config import AppConfig, retention
+from stacks.ingestion import _spellings
 from stacks.storage import _secure_bucket_props
 
 # SendMessageBatch takes at most 10 entries.
@@ -70,16 +69,15 @@ REPORT_PREFIX = "backfill"
 MAP_LABEL = "Backfill"
 
 
-def case_spellings(suffix: str) -> list[str]:
-    """Every upper/lower-case spelling of a suffix: StringMatches compares case-sensitively."""
-    return sorted("".join(chars) for chars in itertools.product(*({c.lower(), c.upper()} for c in suffix)))
-
-
 def image_key_condition(path: str) -> sfn.Condition:
-    """The contract's `is_image_key` as a Choice rule: the key ends with an image suffix, any case."""
+    """The contract's `is_image_key` as a Choice rule: the key ends with an image suffix, any case.
+
+    StringMatches compares case-sensitively, so one wildcard per spelling of each suffix (32 in all,
+    as the upload rule's; sorted, for a stable template).
+    """
     return sfn.Condition.or_(
         *(sfn.Condition.string_matches(path, f"*{spelling}") for suffix in IMAGE_SUFFIXES
-          for spelling in case_spellings(suffix))
+          for spelling in sorted(_spellings(suffix)))
     )  # fmt: skip
 
 
@@ -149,6 +147,17 @@ class CloudBackfill(Construct):
             tracing_enabled=config.tracing,
         )
         self._acknowledge()
+        if not config.tracing:
+            untraced = (
+                "AwsSolutions::AwsSolutions-SF2",
+                "Serverless::Serverless-StepFunctionStateMachineXray",
+            )
+            for finding in untraced:
+                acknowledge(
+                    self.state_machine,
+                    finding,
+                    "X-Ray tracing is switched off by configuration (-c tracing=false), as for the function.",
+                )
 
     # The parent workflow.
 

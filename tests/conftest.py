@@ -30,6 +30,9 @@ CUSTOM = {
     "max_batching_window_seconds": "20",
     "max_concurrency": "12",
     "max_receive_count": "7",
+    "backfill_batch_size": "250",
+    "backfill_max_concurrency": "7",
+    "backfill_tolerated_failure_percentage": "12.5",
 }
 
 

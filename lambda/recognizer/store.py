@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from recognizer import aws_errors, log
 from recognizer.contract import (
+    ANSWERED_FROM_TABLE,
     CONTENT_SK,
     PARTITION_KEY,
     SORT_KEY,
@@ -67,7 +68,6 @@ TRANSACTION_LIMIT = 100  # TransactWriteItems' maximum number of items
 # ask again a few times, briefly (<= 0.75 s in all); then the read is given up (it only saves calls).
 UNPROCESSED_RETRIES = 4
 UNPROCESSED_BASE_DELAY = 0.05  # seconds; doubled on each retry
-ANSWERED_FROM_TABLE = "table"
 # Cancellation reasons that a later delivery may not meet again.
 _TRANSIENT_REASONS = frozenset(
     {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
