@@ -114,7 +114,8 @@ def test_logging_and_tracing_follow_the_config(synth_template: Callable[..., dic
 
 
 def test_reports_bucket_has_the_images_buckets_defaults(template: dict[str, Any]) -> None:
-    reports = template["Resources"][logical_id_of(template, "BackfillReports")]
+    reports_id = logical_id_of(template, "BackfillReports")
+    reports = template["Resources"][reports_id]
     images = template["Resources"][logical_id_of(template, "StorageImages")]
     for name in ("BucketEncryption", "PublicAccessBlockConfiguration", "OwnershipControls",
                  "VersioningConfiguration", "LifecycleConfiguration"):  # fmt: skip
@@ -124,11 +125,20 @@ def test_reports_bucket_has_the_images_buckets_defaults(template: dict[str, Any]
         "LogFilePrefix": "backfill-reports/",
     }
     assert reports["DeletionPolicy"] == "Retain"
-    policy = only(
-        template, "AWS::S3::BucketPolicy", Bucket={"Ref": logical_id_of(template, "BackfillReports")}
-    )
+    policy = only(template, "AWS::S3::BucketPolicy", Bucket={"Ref": reports_id})
     [tls] = policy[1]["Properties"]["PolicyDocument"]["Statement"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # S3 log delivery may write the reports bucket's access logs under their own prefix only.
+    logs_id = logical_id_of(template, "StorageAccessLogs")
+    _, logs_policy = only(template, "AWS::S3::BucketPolicy", Bucket={"Ref": logs_id})
+    [delivery] = [
+        statement for statement in logs_policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+        and statement["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::GetAtt": [reports_id, "Arn"]}
+    ]  # fmt: skip
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"]["Fn::Join"][1][-1] == "/backfill-reports/*"
 
 
 def test_distributed_map_lists_batches_and_writes_a_report(definition: dict[str, Any]) -> None:

@@ -76,14 +76,21 @@ def test_images_bucket_logs_to_the_log_bucket(template: dict[str, Any]) -> None:
         "DestinationBucketName": {"Ref": logs_id},
         "LogFilePrefix": "images/",
     }
-    # S3 log delivery is allowed to write there, and only under the images/ prefix of that bucket.
-    [allow] = [s for s in _policy_for(template, logs_id) if s["Effect"] == "Allow"]
-    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"}
-    assert allow["Action"] == "s3:PutObject"
+    # Only S3 log delivery may write there (for the images bucket and the backfill's report bucket).
+    allows = [s for s in _policy_for(template, logs_id) if s["Effect"] == "Allow"]
+    assert allows and all(
+        (allow["Principal"], allow["Action"]) == ({"Service": "logging.s3.amazonaws.com"}, "s3:PutObject")
+        for allow in allows
+    )
 
 
-def test_only_two_buckets_exist(template: dict[str, Any]) -> None:
-    assert len(resources(template, "AWS::S3::Bucket")) == 2
+def test_only_the_images_logs_and_backfill_report_buckets_exist(template: dict[str, Any]) -> None:
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert sorted(logical_id[:-8] for logical_id in buckets) == [
+        "BackfillReports",
+        "StorageAccessLogs",
+        "StorageImages",
+    ]
 
 
 @pytest.mark.parametrize("prefix", BUCKETS)
