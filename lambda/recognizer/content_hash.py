@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from recognizer import log
 from recognizer.contract import MAX_IMAGE_BYTES, ImageRef
-from recognizer.probe import ObjectHead
+from recognizer.probe import ObjectHead, object_request
 
 CHUNK_BYTES = 1024 * 1024  # read size while hashing: bounded memory, few Python-level iterations
 _SHA256_BYTES = 32
@@ -34,11 +34,8 @@ def content_sha256(s3: Any, ref: ImageRef, head: ObjectHead) -> str | None:
     """The hex SHA-256 of the object version ``ref`` (pinned by the probe), None if it cannot be had."""
     if head.total_size == len(head.head):  # the probe read the whole object
         return hashlib.sha256(head.head).hexdigest()
-    request: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key, "ChecksumMode": "ENABLED"}
-    if ref.version_id:
-        request["VersionId"] = ref.version_id
     try:
-        response = s3.get_object(**request)
+        response = s3.get_object(**object_request(ref, ChecksumMode="ENABLED"))
         body = response["Body"]
         try:
             stored = full_object_sha256(response)

@@ -36,13 +36,18 @@ class ObjectHead(NamedTuple):
     metadata: dict[str, str]  # the object's user metadata (x-amz-meta-*, names in lower case)
 
 
-def read_head(s3: Any, ref: ImageRef, length: int = HEAD_BYTES) -> ObjectHead:
-    """GetObject with a Range: raises the named error for anything that stops the analysis."""
-    request: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key, "Range": f"bytes=0-{length - 1}"}
+def object_request(ref: ImageRef, **extra: str) -> dict[str, Any]:
+    """GetObject's parameters for exactly the version in `ref` (the latest when it has none)."""
+    request: dict[str, Any] = {"Bucket": ref.bucket, "Key": ref.key, **extra}
     if ref.version_id:
         request["VersionId"] = ref.version_id
+    return request
+
+
+def read_head(s3: Any, ref: ImageRef, length: int = HEAD_BYTES) -> ObjectHead:
+    """GetObject with a Range: raises the named error for anything that stops the analysis."""
     try:
-        response = s3.get_object(**request)
+        response = s3.get_object(**object_request(ref, Range=f"bytes=0-{length - 1}"))
         body = response["Body"]
         try:
             head = body.read()
