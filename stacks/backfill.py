@@ -442,6 +442,7 @@ class CloudBackfill(Construct):
         )
         acknowledge(
             policy,
+            # Bucket ARNs keep the partition as a pseudo-parameter, whatever the stack's environment.
             f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<{logical_id(self.reports)}>/*]",
             "The ResultWriter writes each Map Run's manifest and result files under a key named by the run; "
             "the bucket holds nothing but these reports.",
@@ -453,8 +454,14 @@ class CloudBackfill(Construct):
                 "HeadObject (authorized as s3:GetObject, read-only) on whichever keys the listing returns "
                 "in this stack's images bucket, to learn the version to look up.",
             )
+        # cdk-nag prints the partition, region and account as CDK resolved them: literal when the
+        # CLI gives the stack an environment (CDK_DEFAULT_ACCOUNT/REGION), pseudo-parameters if not.
+        stack = Stack.of(self)
+        partition, region, account = (
+            _as_nag_prints(stack, value) for value in (stack.partition, stack.region, stack.account)
+        )
         executions = (
-            "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"arn:{partition}:states:{region}:{account}:execution:"
             f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine}"}}]}}]}}'
         )
         children = self.state_machine.node.find_child("DistributedMapPolicy")
@@ -468,3 +475,9 @@ class CloudBackfill(Construct):
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{executions}/{MAP_LABEL}:*]",
             "Redrive the child workflows of this state machine's Map Runs, named at run time.",
         )
+
+
+def _as_nag_prints(stack: Stack, value: str) -> str:
+    """A pseudo-parameter as cdk-nag spells it in a finding: its value once resolved, else <AWS::Name>."""
+    resolved = stack.resolve(value)
+    return f"<{resolved['Ref']}>" if isinstance(resolved, dict) and "Ref" in resolved else str(resolved)

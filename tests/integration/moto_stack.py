@@ -41,11 +41,15 @@ SERVE = "from tests.integration.moto_stack import serve; serve()"  # run in ROOT
 
 
 def serve() -> None:
-    """The moto server's process (see `moto_server`): moto 5.2.5 with the two patches below."""
+    """The moto server's process (see `moto_server`): moto 5.2.5 with the patches below."""
     from moto.server import main
+
+    from tests.handler.moto_transactions import install
 
     _encode_eventbridge_keys()
     _serialize_dynamodb()
+    # Transactions cost the same whatever the table's size (they deep-copy it otherwise).
+    install()
     main(sys.argv[1:])
 
 

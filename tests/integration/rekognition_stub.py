@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -75,6 +76,10 @@ class RekognitionStub:
         self.calls: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # X-Amz-Target -> answer(body): other analyses' tests register their operations here.
+        self.operations: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
+            TARGET: self.recognize_celebrities
+        }
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,8 +117,12 @@ class RekognitionStub:
             self.celebrities = copy.deepcopy(self._default_celebrities)
 
     def answer(self, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if target != TARGET:
+        operation = self.operations.get(target)
+        if operation is None:
             return 400, {"__type": "UnknownOperationException", "Message": target}
+        return operation(body)
+
+    def recognize_celebrities(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         s3_object = body.get("Image", {}).get("S3Object")
         if not isinstance(s3_object, dict) or not s3_object.get("Name"):
             return 400, {"__type": "InvalidParameterException", "Message": "Image.S3Object is required"}
