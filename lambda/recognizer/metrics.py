@@ -134,15 +134,19 @@ def image_metrics(analysis: Analysis, namespace: str, now: datetime) -> dict[str
         answered[MetricName.REKOGNITION_LATENCY] = Measurement(
             round(analysis.rekognition_ms, 1), MILLISECONDS
         )
+    per_function = [(METRIC_FUNCTION_DIMENSION,)]
     dimensions = {METRIC_FUNCTION_DIMENSION: function_name()}
-    failure_sets: list[tuple[str, ...]] = [(METRIC_FUNCTION_DIMENSION,)]
-    if failed:
-        dimensions[METRIC_ERROR_TYPE_DIMENSION] = error_type(analysis.error)
-        failure_sets.append((METRIC_FUNCTION_DIMENSION, METRIC_ERROR_TYPE_DIMENSION))
+    if not failed:
+        answered[MetricName.FAILURES] = Measurement(0)
+        return emf_fields(namespace, [MetricGroup(answered, per_function)], dimensions, timestamp_ms(now))
+    dimensions[METRIC_ERROR_TYPE_DIMENSION] = error_type(analysis.error)
     groups = [
-        MetricGroup(answered, [(METRIC_FUNCTION_DIMENSION,)]),
-        # Its own directive: only Failures is split by ErrorType (each split is a custom metric to pay).
-        MetricGroup({MetricName.FAILURES: Measurement(1 if failed else 0)}, failure_sets),
+        MetricGroup(answered, per_function),
+        # A directive of its own: only Failures is split by ErrorType (each split is a custom metric).
+        MetricGroup(
+            {MetricName.FAILURES: Measurement(1)},
+            [*per_function, (METRIC_FUNCTION_DIMENSION, METRIC_ERROR_TYPE_DIMENSION)],
+        ),
     ]
     return emf_fields(namespace, groups, dimensions, timestamp_ms(now))
 
