@@ -6,7 +6,7 @@ from `lambda/`). Whoever needs a table key, an output name, a setting's default 
 image format or the result's shape imports it from here; nothing else spells them.
 
 Sections: images, object references, settings, stack outputs and function environment, upload
-events, result shape, results table, cloud backfill, content records (deduplication).
+events, result shape, results table, cloud backfill, content records (deduplication), metrics.
 """
 
 from __future__ import annotations
