@@ -80,6 +80,9 @@ class AppConfig:
     backfill_batch_size: int = _DEFAULTS["backfill_batch_size"]
     backfill_max_concurrency: int = _DEFAULTS["backfill_max_concurrency"]
     backfill_tolerated_failure_percentage: float = _DEFAULTS["backfill_tolerated_failure_percentage"]
+    # metrics and dashboard (stacks/dashboard.py, recognizer/metrics.py)
+    metrics_namespace: str = _DEFAULTS["metrics_namespace"]
+    dashboard: bool = _DEFAULTS["dashboard"]
 
     @property
     def is_dev(self) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import Aws, CfnOutput, Fn, Stack
 from constructs import Construct
 
 from recognizer.contract import StackOutput
 from stacks.alarms import OperationalAlarms
 from stacks.backfill import CloudBackfill
 from stacks.config import AppConfig
+from stacks.dashboard import PipelineDashboard
 from stacks.ingestion import UploadIngestion
 from stacks.recognition_function import RecognitionFunction
 from stacks.results_table import ResultsTable
@@ -35,7 +36,7 @@ class CelebrityRecognitionStack(Stack):
             dead_letter_queue=ingestion.dead_letter_queue,
         )
         ingestion.feed(recognition.function)
-        OperationalAlarms(
+        alarms = OperationalAlarms(
             self,
             "Alarms",
             function=recognition.function,
@@ -58,6 +59,21 @@ class CelebrityRecognitionStack(Stack):
                 results=results,
             )
 
+        dashboard = None
+        if config.dashboard:
+            dashboard = PipelineDashboard(
+                self,
+                "Dashboard",
+                namespace=config.metrics_namespace,
+                function=recognition.function,
+                queue=ingestion.queue,
+                dead_letter_queue=ingestion.dead_letter_queue,
+                delivery_dead_letter_queue=ingestion.delivery_dead_letter_queue,
+                alarms=alarms.alarms,
+                oldest_message_seconds=config.oldest_message_alarm_seconds,
+                max_concurrency=config.max_concurrency,
+            ).dashboard
+
         self.images_bucket = storage.images
         self.function = recognition.function
         self.results_table = results
@@ -74,5 +90,12 @@ class CelebrityRecognitionStack(Stack):
             outputs[StackOutput.RESULTS_TABLE] = results.table_name
         if backfill is not None:
             outputs[StackOutput.BACKFILL_STATE_MACHINE] = backfill.state_machine.state_machine_arn
+        if dashboard is not None:
+            outputs[StackOutput.DASHBOARD_NAME] = dashboard.dashboard_name
+            # The aws partition's console; other partitions have consoles of their own.
+            outputs[StackOutput.DASHBOARD_URL] = Fn.join("", [
+                "https://", Aws.REGION, ".console.aws.amazon.com/cloudwatch/home?region=", Aws.REGION,
+                "#dashboards/dashboard/", dashboard.dashboard_name,
+            ])  # fmt: skip
         for name, value in outputs.items():
             CfnOutput(self, str(name), value=value)

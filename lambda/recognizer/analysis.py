@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from recognizer import clients, log
+from recognizer import clients, log, metrics
 from recognizer.content_hash import content_sha256
 from recognizer.contract import ANALYSIS_METADATA_KEY, ANALYSIS_ON_REQUEST, ImageRef
 from recognizer.errors import ConfigurationError, RecognitionError
@@ -68,9 +68,15 @@ def process_image(
         celebrities=analysis.celebrity_count,
         duration_ms=(time.perf_counter() - started) * 1000,
         error=analysis.error,
+        metrics=image_metrics(analysis, services),
         **context,
     )
     return analysis
+
+
+def image_metrics(analysis: Analysis, services: Services) -> dict[str, Any] | None:
+    """The EMF fields of an image's log line, in the configured namespace."""
+    return metrics.image_metrics(analysis, services.settings.metrics_namespace, services.now())
 
 
 def analyze(ref: ImageRef, services: Services, *, from_upload: bool = False) -> Analysis:
@@ -90,12 +96,14 @@ def analyze(ref: ImageRef, services: Services, *, from_upload: bool = False) -> 
             found = lookup(services.dynamodb, table, pinned, sha256)
             if found.stored is not None:
                 return Analysis(pinned, Outcome.DUPLICATE, found.stored)
-        content = None
+        content, rekognition_ms = None, None
         if found.content is not None:
             result = reuse_result(pinned, found.content, services.settings.min_confidence, services.now())
             outcome = Outcome.REUSED
         else:
+            called = time.perf_counter()
             response = recognize_celebrities(services.rekognition, pinned)
+            rekognition_ms = (time.perf_counter() - called) * 1000
             result = build_result(pinned, response, services.settings.min_confidence, services.now())
             outcome = Outcome.SUCCEEDED
             # Only a pinned version is certainly the bytes that were hashed: Rekognition reads the
@@ -105,8 +113,9 @@ def analyze(ref: ImageRef, services: Services, *, from_upload: bool = False) -> 
         if table:
             result, committed = save_result(services.dynamodb, table, result, content)
             if not committed:
-                return Analysis(pinned, Outcome.DUPLICATE, result)
-        return Analysis(pinned, outcome, result)
+                # Another delivery stored its result first; this one's Rekognition call was still made.
+                return Analysis(pinned, Outcome.DUPLICATE, result, rekognition_ms=rekognition_ms)
+        return Analysis(pinned, outcome, result, rekognition_ms=rekognition_ms)
     except ConfigurationError:
         raise
     except RecognitionError as error:

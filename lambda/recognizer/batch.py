@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from recognizer import log
-from recognizer.analysis import Services
+from recognizer.analysis import Services, image_metrics
 from recognizer.clients import REKOGNITION_TIMEOUTS
 from recognizer.errors import InvalidEventError
 from recognizer.events import SqsMessage, parse_sqs_body
-from recognizer.outcome import Outcome
+from recognizer.outcome import Analysis, Outcome
 from recognizer.records import analyze_records
 
 # A message is started only while this much of the invocation is left: one RecognizeCelebrities
@@ -64,7 +64,8 @@ def process_message(message: SqsMessage, services: Services, request_id: str | N
     try:
         records = parse_sqs_body(message.body)
     except InvalidEventError as error:
-        log.log_image(Outcome.FAILED, None, error=error, **context)
+        failed = Analysis(None, Outcome.FAILED, error=error)
+        log.log_image(Outcome.FAILED, None, error=error, metrics=image_metrics(failed, services), **context)
         return True
     if not records:
         log.log_event("S3 test event acknowledged", **context)

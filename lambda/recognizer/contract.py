@@ -6,7 +6,7 @@ from `lambda/`). Whoever needs a table key, an output name, a setting's default 
 image format or the result's shape imports it from here; nothing else spells them.
 
 Sections: images, object references, settings, stack outputs and function environment, upload
-events, result shape, results table, cloud backfill, content records (deduplication).
+events, result shape, results table, cloud backfill, content records (deduplication), metrics.
 """
 
 from __future__ import annotations
@@ -243,6 +243,17 @@ SETTINGS: tuple[Setting, ...] = (
             low=1, high=10000),
     Setting("backfill_tolerated_failure_percentage", 5.0, "share of listed objects (in failed batches) "
             "the cloud backfill tolerates before it stops", kind="number", low=0, high=100),
+    # metrics and dashboard: the function's Embedded Metric Format lines (recognizer/metrics.py) and the
+    # stack's CloudWatch dashboard (stacks/dashboard.py). CloudWatch namespaces: 1-255 of these
+    # characters, at least one not a space, not starting with ':' (PutMetricData's pattern) nor with
+    # AWS/ (reserved for AWS's own metrics).
+    Setting("metrics_namespace", "CelebrityRecognition", "CloudWatch namespace of the function's metrics "
+            "(Embedded Metric Format in its log lines) and of the dashboard's graphs of them",
+            pattern=r"(?!AWS/|:)(?=.*[^ ])[0-9A-Za-z._/#: -]{1,255}",
+            allowed="a CloudWatch namespace: 1-255 letters, digits, spaces and ._/#:- (not only spaces, "
+            "not starting with ':' or AWS/)", env="METRICS_NAMESPACE"),
+    Setting("dashboard", True, "create the CloudWatch dashboard of the pipeline (images, failures, "
+            "Rekognition latency, queues, function, alarms)", kind="bool"),
 )  # fmt: skip
 SETTINGS_BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
 # Old context keys: they still answer, with an error naming the new key.
@@ -261,6 +272,8 @@ class StackOutput(StrEnum):
     QUEUE_URL = "QueueUrl"
     DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
     BACKFILL_STATE_MACHINE = "BackfillStateMachineArn"  # only when the stack has the cloud backfill
+    DASHBOARD_NAME = "DashboardName"  # only when the stack has the dashboard
+    DASHBOARD_URL = "DashboardUrl"  # the console's address of it (the aws partition's console)
 
 
 ENV_RESULTS_TABLE = "RESULTS_TABLE_NAME"  # absent: results are returned, not stored
@@ -736,3 +749,25 @@ def content_of(item: Mapping[str, Any]) -> ContentAnalysis:
         analysis["unrecognized_faces"],
         analysis["analyzed_at"],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics (metrics and dashboard): the names the function publishes in Embedded Metric Format
+# (recognizer/metrics.py) and the dashboard graphs (stacks/dashboard.py), in the namespace of the
+# `metrics_namespace` setting. Dimensions stay few and low-cardinality: the function's name, and a
+# failure's error class, never a bucket, key or celebrity.
+
+
+class MetricName(StrEnum):
+    IMAGES_ANALYZED = "ImagesAnalyzed"  # images answered with a result, by Rekognition or the table
+    CELEBRITIES_FOUND = "CelebritiesFound"  # celebrities in those results
+    UNRECOGNIZED_FACES = "UnrecognizedFaces"  # faces in those results that matched no celebrity
+    ANSWERED_FROM_TABLE = "AnsweredFromTable"  # results answered without a Rekognition call
+    FAILURES = "Failures"  # images that failed (recorded, or handed back for a retry)
+    REKOGNITION_LATENCY = "RekognitionLatency"  # one RecognizeCelebrities call, botocore's retries included
+
+
+METRIC_FUNCTION_DIMENSION = "FunctionName"  # every metric; Lambda's own metrics use the same name
+METRIC_ERROR_TYPE_DIMENSION = "ErrorType"  # Failures also: the error's class (a closed set)
+# The ErrorType of a failure that is no named error of the function (a bug): keeps the set closed.
+METRIC_INTERNAL_ERROR = "InternalError"

@@ -4,12 +4,14 @@ The stack runs the function with Lambda's JSON log format: the runtime writes ev
 JSON object with `timestamp`, `level`, `message`, `logger` and `requestId`, plus the record's
 `extra` fields at the top level, so CloudWatch Logs Insights can query `outcome`, `bucket`,
 `key`, `error_type`, `duration_ms`, ... directly. Lambda also filters by the configured level.
+An image's line also carries its metrics in the Embedded Metric Format (recognizer/metrics.py).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from recognizer.contract import ImageRef
@@ -71,8 +73,10 @@ def log_image(
     celebrities: int = 0,
     duration_ms: float = 0.0,
     error: Exception | None = None,
+    metrics: Mapping[str, Any] | None = None,
     **context: Any,
 ) -> None:
+    """``metrics``: the image's Embedded Metric Format fields (recognizer.metrics), merged into its line."""
     level = level_of(outcome, error)
     if logger.isEnabledFor(level):
         fields = image_fields(
@@ -83,7 +87,12 @@ def log_image(
             error=error,
             **context,
         )
-        logger.log(level, "image analysis %s", outcome, extra=fields)
+        logger.log(level, "image analysis %s", outcome, extra={**fields, **(metrics or {})})
+    elif metrics:
+        # The log level filters this image's line out (e.g. log_level=WARN hides successes), and Lambda
+        # would drop its metrics with it: a short line at the lowest level still kept carries them.
+        logger.log(logger.getEffectiveLevel(), "image metrics %s", outcome,
+                   extra={"outcome": str(outcome), **metrics})  # fmt: skip
 
 
 def log_event(message: str, level: int = logging.INFO, **fields: Any) -> None:

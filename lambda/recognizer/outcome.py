@@ -22,6 +22,8 @@ class Analysis(NamedTuple):
     outcome: Outcome
     result: RecognitionResult | None = None
     error: Exception | None = None
+    # How long RecognizeCelebrities took (botocore's retries included) when it answered; None: not called.
+    rekognition_ms: float | None = None
 
     @property
     def celebrity_count(self) -> int:

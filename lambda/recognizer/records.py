@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from recognizer import log
-from recognizer.analysis import Services, process_image
+from recognizer.analysis import Services, image_metrics, process_image
 from recognizer.errors import ConfigurationError, InvalidEventError
 from recognizer.events import Records
 from recognizer.outcome import Analysis, Outcome
@@ -17,15 +17,19 @@ def analyze_records(records: Records, services: Services, **context: Any) -> lis
     analyses: list[Analysis] = []
     for record in records:
         if isinstance(record, InvalidEventError):
-            log.log_image(Outcome.FAILED, None, error=record, **context)
-            analyses.append(Analysis(None, Outcome.FAILED, error=record))
+            failed = Analysis(None, Outcome.FAILED, error=record)
+            log.log_image(
+                Outcome.FAILED, None, error=record, metrics=image_metrics(failed, services), **context
+            )
+            analyses.append(failed)
             continue
         try:
             analysis = process_image(record.image, services, from_upload=record.from_upload, **context)
         except ConfigurationError:
             raise
         except Exception as bug:  # one bad record must not sink the others
-            log.log_image(Outcome.RETRY, record.image, error=bug, **context)
             analysis = Analysis(record.image, Outcome.RETRY, error=bug)
+            log.log_image(Outcome.RETRY, record.image, error=bug, metrics=image_metrics(analysis, services),
+                          **context)  # fmt: skip
         analyses.append(analysis)
     return analyses

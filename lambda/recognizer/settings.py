@@ -22,6 +22,7 @@ class Settings(NamedTuple):
     rekognition_retry_mode: str = SETTINGS_BY_KEY["rekognition_retry_mode"].default
     rekognition_max_attempts: int = SETTINGS_BY_KEY["rekognition_max_attempts"].default
     dedup: bool = SETTINGS_BY_KEY["dedup"].default
+    metrics_namespace: str = SETTINGS_BY_KEY["metrics_namespace"].default
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -51,6 +51,7 @@ def test_environment_with_table(template: dict[str, Any]) -> None:
         "MIN_CONFIDENCE": "0",
         "REKOGNITION_RETRY_MODE": "standard",
         "REKOGNITION_MAX_ATTEMPTS": "5",
+        "METRICS_NAMESPACE": "CelebrityRecognition",
         "RESULTS_TABLE_NAME": {"Ref": logical_id_of(template, "ResultsTable")},
     }
 
