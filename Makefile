@@ -7,7 +7,7 @@ CDK := npx --no-install cdk
 CDK_ARGS ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint snapshot-update bootstrap deploy destroy integ bench clean
+.PHONY: install synth test lint snapshot-update bootstrap deploy destroy integ ci-role bench clean
 
 # The bundled function's integration tests run on Lambda's Python (3.14) when this machine has it,
 # else on the newest of 3.13 and 3.12 it has (README: Python versions); empty: the venv's own.
@@ -61,6 +61,11 @@ integ: install
 	$(CDK) deploy $(INTEG_CDK) --all --require-approval never; deployed=$$?; \
 	$(CDK) destroy $(INTEG_CDK) --all --force; destroyed=$$?; \
 	test $$deployed -eq 0 && test $$destroyed -eq 0
+
+# The role GitHub Actions assumes for `make integ` (stacks/ci_oidc.py; README: Continuous integration):
+# make ci-role CDK_ARGS="-c github_repository=OWNER/REPO"
+ci-role: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --app "python3 -m stacks.ci_oidc_app" --output cdk.out.ci $(CDK_ARGS)
 
 bench: install
 	$(BIN)/python -m bench --write
