@@ -67,14 +67,14 @@ def faceless_png(width: int = 160, height: int = 120) -> bytes:
     )
 
 
-class TestImage(NamedTuple):
+class UploadImage(NamedTuple):
     path: Path
     key: str  # in the images bucket
     celebrity: str | None  # expected in it, if the user says so
     generated: bool  # the faceless picture: its result is known exactly
 
 
-def test_image() -> TestImage:
+def upload_image() -> UploadImage:
     """The image to upload: INTEG_CELEBRITY_IMAGE, or the generated faceless picture."""
     photo = os.environ.get("INTEG_CELEBRITY_IMAGE")
     if photo:
@@ -82,15 +82,15 @@ def test_image() -> TestImage:
         key = f"integ/celebrity{path.suffix.lower()}"
         if not path.is_file() or not is_image_key(key):
             raise SystemExit(f"INTEG_CELEBRITY_IMAGE={photo!r}: expected a .jpg, .jpeg or .png file")
-        return TestImage(path, key, os.environ.get("INTEG_CELEBRITY_NAME") or None, generated=False)
+        return UploadImage(path, key, os.environ.get("INTEG_CELEBRITY_NAME") or None, generated=False)
     # Same bytes on every synthesis, so the asset (and the snapshot) stay the same.
     path = Path(tempfile.gettempdir()) / "celebrity-recognition-integ" / "faceless.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(faceless_png())
-    return TestImage(path, "integ/faceless.png", None, generated=True)
+    return UploadImage(path, "integ/faceless.png", None, generated=True)
 
 
-def expected_item(image: TestImage) -> dict[str, Any]:
+def expected_item(image: UploadImage) -> dict[str, Any]:
     """What the result item must contain (DynamoDB's typed JSON, as GetItem returns it)."""
     item: dict[str, Any] = {"status": {"S": str(ResultStatus.SUCCEEDED)}}
     if image.generated:
@@ -111,7 +111,7 @@ def build(outdir: str | None = None, *, bundle: bool = True) -> cdk.App:
     if not bundle:
         app.node.set_context("aws:cdk:bundling-stacks", [])
     add_compliance_checks(app)
-    # The context integ-runner passes (its recommended feature flags) plus a dev deployment.
+    # cdk.json's feature flags and any `-c` values, with a dev deployment under its own name.
     config = load_config({**app.node.get_all_context(), "deployment": "dev", "stack_name": STACK_NAME})
     # No env: the stack and the snapshot name no account or region.
     stack = CelebrityRecognitionStack(
@@ -131,7 +131,7 @@ def build(outdir: str | None = None, *, bundle: bool = True) -> cdk.App:
         assertion_stack=assertions_stack,
     )
 
-    image = test_image()
+    image = upload_image()
     asset = s3_assets.Asset(assertions_stack, "Image", path=str(image.path))
     bucket, key = stack.images_bucket, image.key
     upload = test.assertions.aws_api_call(
