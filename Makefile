@@ -7,7 +7,7 @@ CDK := npx --no-install cdk
 CDK_ARGS ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint snapshot-update bootstrap deploy destroy bench clean
+.PHONY: install synth test lint snapshot-update bootstrap deploy destroy integ ci-role bench clean
 
 # The bundled function's integration tests run on Lambda's Python (3.14) when this machine has it,
 # else on the newest of 3.13 and 3.12 it has (README: Python versions); empty: the venv's own.
@@ -37,7 +37,7 @@ test: lint
 	$(BIN)/pytest
 
 snapshot-update: install
-	$(BIN)/pytest tests/infra --snapshot-update
+	$(BIN)/pytest tests/infra tests/integ --snapshot-update
 
 bootstrap: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) bootstrap $(CDK_ARGS)
@@ -50,6 +50,22 @@ deploy: install
 
 destroy: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) destroy $(CDK_ARGS)
+
+# The deployed integration test (tests/integ/integ_recognition.py; README: Integration tests): deploys
+# the dev stack and the assertions' stack into the account and region of your AWS credentials, where
+# a failed assertion fails the deploy, then destroys both whatever happened. The pinned CDK CLI runs
+# it: integ-runner cannot read this aws-cdk-lib's cloud assemblies yet (schema 55; it reads up to 53).
+INTEG_CDK = --app "python3 tests/integ/integ_recognition.py" --output cdk.out.integ
+integ: install
+	export PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONPATH="$(CURDIR)"; \
+	$(CDK) deploy $(INTEG_CDK) --all --require-approval never; deployed=$$?; \
+	$(CDK) destroy $(INTEG_CDK) --all --force; destroyed=$$?; \
+	test $$deployed -eq 0 && test $$destroyed -eq 0
+
+# The role GitHub Actions assumes for `make integ` (stacks/ci_oidc.py; README: Continuous integration):
+# make ci-role CDK_ARGS="-c github_repository=OWNER/REPO"
+ci-role: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(CDK) deploy --app "python3 -m stacks.ci_oidc_app" --output cdk.out.ci $(CDK_ARGS)
 
 bench: install
 	$(BIN)/python -m bench --write

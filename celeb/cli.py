@@ -1,4 +1,4 @@
-"""The `celeb` command line (typer): recognize, results, backfill, info.
+"""The `celeb` command line (typer): recognize, results, show, backfill, info, check.
 
 Exit statuses are documented in celeb.errors.
 """
@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from celeb import __version__, cloud_backfill, render
+from celeb import __version__, cloud_backfill, pictures, render
 from celeb.aws import Aws, explain
 from celeb.backfill import BackfillOptions, run_backfill
 from celeb.check import check_upload_events
@@ -123,6 +124,13 @@ def recognize(
     ] = "",
     as_json: AsJson = False,
     max_concurrency: Concurrency = 4,
+    annotate: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Also write each image with its celebrities' boxes and names into this folder.",
+        ),
+    ] = None,
 ) -> None:
     """Upload local images and recognize the celebrities in each image.
 
@@ -131,6 +139,8 @@ def recognize(
     """
     # Local files are checked before the stack is even looked up: a typo costs no AWS call.
     targets = resolve_targets(images, prefix=prefix)
+    if annotate is not None:
+        pictures.check_directory(annotate)
     aws, outputs = _connect(ctx, max_concurrency=max_concurrency)
     # Only local files need the images bucket; S3 URIs name their own.
     bucket = outputs.bucket if any(target.upload for target in targets) else ""
@@ -154,6 +164,14 @@ def recognize(
         if done.error is not None:
             errors.append(done.error)
             typer.echo(f"error: {done.target.source}: {done.error.message}", err=True)
+    if annotate is not None:
+        # On stderr: stdout stays the tables, or one JSON document with --json.
+        for picture in pictures.annotate_all(aws.client("s3"), results_by_target, annotate):
+            if picture.error is not None:
+                errors.append(picture.error)
+                typer.echo(f"error: {picture.done.target.source}: {picture.error.message}", err=True)
+            else:
+                typer.echo(f"{picture.done.target.source}: drawn in {picture.path}", err=True)
     if errors:
         raise typer.Exit(int(worst_exit_code(errors)))
 
@@ -343,6 +361,30 @@ def check(
         )
     if not result.fixed:
         typer.echo(f"s3://{result.bucket}: publishes its events to EventBridge")
+
+
+@app.command()
+@reports_errors
+def show(
+    ctx: typer.Context,
+    image: Annotated[
+        str, typer.Argument(metavar="KEY", help="A key in the images bucket, or s3://bucket/key.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="Where to write the picture (.png, .jpg or .jpeg).")
+    ],
+    version: Annotated[
+        str | None, typer.Option(help="The object version whose result to draw (default: the latest).")
+    ] = None,
+) -> None:
+    """Draw an analyzed image with each celebrity's box and name, from its stored result."""
+    pictures.output_format(out)  # a bad file name costs no AWS call
+    aws, outputs = _connect(ctx)
+    table = outputs.require(StackOutput.RESULTS_TABLE)
+    ref = (parse_s3_uri(image) or ImageRef(outputs.bucket, image)).with_version(version)
+    shown = pictures.show(aws.client("s3"), aws.client("dynamodb"), table, ref, out)
+    count = len(shown.result["celebrities"])
+    typer.echo(f"{shown.ref.describe()}: {count} celebrit{'y' if count == 1 else 'ies'} drawn in {out}")
 
 
 def main() -> None:

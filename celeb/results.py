@@ -33,6 +33,7 @@ from recognizer.contract import (
     image_pk,
     image_ref_prefix,
     result_of,
+    summary_sk,
 )
 
 _deserializer = TypeDeserializer()
@@ -151,3 +152,13 @@ def _first(items: Iterator[dict[str, Any]], limit: int) -> Iterator[dict[str, An
         yield item
         if count >= limit:
             return
+
+
+def version_summary(dynamodb: Any, table: str, ref: ImageRef) -> dict[str, Any] | None:
+    """The summary item of one image version (`ref.version_id`, None: unversioned), None if not analyzed."""
+    key = {PARTITION_KEY: {"S": image_pk(ref.bucket, ref.key)}, SORT_KEY: {"S": summary_sk(ref.version_id)}}
+    response = dynamodb.get_item(TableName=table, Key=key)
+    if "Item" not in response:
+        return None
+    item = from_decimals({name: _deserializer.deserialize(value) for name, value in response["Item"].items()})
+    return checked_summary(item, table)
