@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadgroup
 
 snapshot-update: install
 	$(BIN)/pytest tests/infra tests/integ --snapshot-update
