@@ -80,6 +80,10 @@ class AppConfig:
     backfill_batch_size: int = _DEFAULTS["backfill_batch_size"]
     backfill_max_concurrency: int = _DEFAULTS["backfill_max_concurrency"]
     backfill_tolerated_failure_percentage: float = _DEFAULTS["backfill_tolerated_failure_percentage"]
+    watchlist: bool = _DEFAULTS["watchlist"]
+    watchlist_threshold: float = _DEFAULTS["watchlist_threshold"]
+    watchlist_alert_email: str = _DEFAULTS["watchlist_alert_email"]
+    watchlist_match_retention_days: int = _DEFAULTS["watchlist_match_retention_days"]
 
     @property
     def is_dev(self) -> bool:
@@ -122,4 +126,8 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         raise ConfigError(
             "batch_size", config.batch_size, "at most 10 unless max_batching_window_seconds is at least 1"
         )
+    if config.watchlist and not config.results_table:
+        # The watchlist's matches (and the per-person index `celeb results --person` reads) live there.
+        raise ConfigError("watchlist", config.watchlist, "false when results_table is false: the "
+                          "watchlist stores its matches in the results table")  # fmt: skip
     return config
