@@ -15,6 +15,7 @@ from stacks.ingestion import UploadIngestion
 from stacks.recognition_function import RecognitionFunction
 from stacks.results_table import ResultsTable
 from stacks.storage import ImageStorage
+from stacks.watchlist import Watchlist
 
 
 class CelebrityRecognitionStack(Stack):
@@ -24,7 +25,11 @@ class CelebrityRecognitionStack(Stack):
         storage = ImageStorage(
             self, "Storage", dev=config.is_dev, noncurrent_days=config.noncurrent_version_expiration_days
         )
-        results = ResultsTable(self, "Results", dev=config.is_dev).table if config.results_table else None
+        results = (
+            ResultsTable(self, "Results", dev=config.is_dev, watchlist=config.watchlist).table
+            if config.results_table
+            else None
+        )
         ingestion = UploadIngestion(self, "Ingestion", config=config, images=storage.images)
         recognition = RecognitionFunction(
             self,
@@ -35,7 +40,7 @@ class CelebrityRecognitionStack(Stack):
             dead_letter_queue=ingestion.dead_letter_queue,
         )
         ingestion.feed(recognition.function)
-        OperationalAlarms(
+        alarms = OperationalAlarms(
             self,
             "Alarms",
             function=recognition.function,
@@ -58,6 +63,19 @@ class CelebrityRecognitionStack(Stack):
                 results=results,
             )
 
+        watchlist = None
+        if config.watchlist:
+            assert results is not None  # load_config refuses a watchlist without the results table
+            watchlist = Watchlist(
+                self,
+                "Watchlist",
+                config=config,
+                images=storage.images,
+                results=results,
+                ingestion=ingestion,
+                alarm_topic=alarms.topic,
+            )
+
         self.images_bucket = storage.images
         self.function = recognition.function
         self.results_table = results
@@ -74,5 +92,8 @@ class CelebrityRecognitionStack(Stack):
             outputs[StackOutput.RESULTS_TABLE] = results.table_name
         if backfill is not None:
             outputs[StackOutput.BACKFILL_STATE_MACHINE] = backfill.state_machine.state_machine_arn
+        if watchlist is not None:
+            outputs[StackOutput.WATCHLIST_COLLECTION] = watchlist.collection.ref
+            outputs[StackOutput.WATCHLIST_FUNCTION_NAME] = watchlist.function.function_name
         for name, value in outputs.items():
             CfnOutput(self, str(name), value=value)
