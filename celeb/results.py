@@ -23,6 +23,9 @@ from recognizer.contract import (
     CELEBRITY_MARKER,
     IMAGE_PREFIX,
     PARTITION_KEY,
+    PERSON_INDEX,
+    PERSON_INDEX_PARTITION_KEY,
+    PERSON_INDEX_SORT_KEY,
     SORT_KEY,
     VERSION_PREFIX,
     ContractError,
@@ -33,6 +36,7 @@ from recognizer.contract import (
     image_pk,
     image_ref_prefix,
     result_of,
+    watchlist_match_of,
 )
 
 _deserializer = TypeDeserializer()
@@ -95,6 +99,32 @@ def celebrity_appearances(
         ExpressionAttributeValues=values,
     )
     return list(_first(_items(pages), limit))
+
+
+def person_matches(
+    dynamodb: Any, table: str, name: str, *, image: ImageRef | None, limit: int
+) -> list[dict[str, Any]]:
+    """Every image version a watchlist person was matched in, via the person index."""
+    condition = "#person = :person"
+    names = {"#person": PERSON_INDEX_PARTITION_KEY}
+    values: dict[str, Any] = {":person": {"S": name}}
+    if image is not None:
+        condition += " AND begins_with(#ref, :image)"
+        names["#ref"] = PERSON_INDEX_SORT_KEY
+        values[":image"] = {"S": image_ref_prefix(image.bucket, image.key)}
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        IndexName=PERSON_INDEX,
+        KeyConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+    try:
+        return [watchlist_match_of(item) for item in _first(_items(pages), limit)]
+    except ContractError as exc:
+        raise ConfigProblem(
+            f"results table {table!r} holds a watchlist item this client cannot read ({exc})"
+        ) from exc
 
 
 def scan_summaries(dynamodb: Any, table: str, *, limit: int) -> list[dict[str, Any]]:
