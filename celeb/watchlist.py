@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from celeb.aws import error_code
-from celeb.errors import CelebError, ConfigProblem, UsageProblem
+from celeb.errors import CelebError, ConfigProblem, ExitCode, UsageProblem
 from celeb.stack import StackOutputs
 from recognizer.contract import (
     MIN_IMAGE_SIDE_PX,
@@ -48,6 +48,8 @@ _DYNAMODB_BATCH = 25
 
 class EnrollmentFailed(CelebError):
     """Rekognition refused a photo or the grouping; nothing of this enrollment stays in the collection."""
+
+    exit_code = ExitCode.USAGE  # the photos are the problem: other photos would do
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,9 @@ def _index_one_face(rekognition: Any, collection: str, name: str, photo: Photo) 
     if not face_ids:
         reasons = sorted({reason for face in unindexed for reason in face.get("Reasons") or []})
         why = f" (Rekognition: {', '.join(reasons)})" if reasons else ""
-        raise EnrollmentFailed(f"{photo.label}: no face good enough to enroll{why}; use a clear, frontal photo")
+        raise EnrollmentFailed(
+            f"{photo.label}: no face good enough to enroll{why}; use a clear, frontal photo"
+        )
     return face_ids
 
 

@@ -129,6 +129,28 @@ class FaceCollection:
 
         client.meta.events.register("before-call.rekognition", before_call)
 
+    def serve(self, stub: Any) -> list[str]:
+        """Answer the collection's operations on the local HTTP Rekognition stub; returns their targets."""
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("rekognition")
+        validator = ParamValidator()
+        targets = []
+        for operation in _OPERATIONS:
+            output = model.operation_model(operation).output_shape
+
+            def answer(body: dict[str, Any], operation: str = operation, output: Any = output) -> Any:
+                status, payload = self.answer(operation, body)
+                if status < 400:
+                    report = validator.validate(payload, output)
+                    assert not report.has_errors(), f"{operation}: {report.generate_report()}"
+                return status, payload
+
+            target = f"RekognitionService.{operation}"
+            stub.operations[target] = answer
+            targets.append(target)
+        return targets
+
     # ---------------------------------------------------------------- images
 
     def _image(self, body: dict[str, Any]) -> Image.Image:
@@ -336,6 +358,10 @@ class FaceCollection:
                 for _, other, _ in found[1:]
             ],
         }
+
+
+_OPERATIONS = ("DetectFaces", "IndexFaces", "CreateUser", "AssociateFaces", "DisassociateFaces",
+               "DeleteFaces", "DeleteUser", "ListUsers", "ListFaces", "SearchUsersByImage")  # fmt: skip
 
 
 def _snake(name: str) -> str:

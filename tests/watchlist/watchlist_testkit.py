@@ -1,4 +1,4 @@
-"""Shared by the watchlist tests: the results table with the watchlist's index, enrolment in the fake."""
+"""Shared by the watchlist tests: the results table with the watchlist's index, enrollment in the fake."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def results_table_properties() -> dict[str, Any]:
 
 
 def enroll(collection: FaceCollection, user_id: str, colour: str, faces: int = 1) -> None:
-    """A person already in the collection (state set up directly, as an earlier enrolment left it)."""
+    """A person already in the collection (state set up directly, as an earlier enrollment left it)."""
     collection.users[user_id] = "ACTIVE"
     for _ in range(faces):
         face_id = str(uuid.uuid4())
