@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The only actions allowed on Resource "*": none of them supports resource-level permissions.
 STAR_RESOURCE_ACTIONS = {
     "rekognition:RecognizeCelebrities",
+    "rekognition:DetectFaces",  # the watchlist function's face finder (collection actions are scoped)
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     # The backfill state machine's tracing and its log delivery (CDK grants these for Step Functions
