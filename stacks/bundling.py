@@ -29,6 +29,12 @@ def _pip_platform(architecture: lambda_.Architecture) -> str:
     return f"manylinux2014_{'aarch64' if _is_arm(architecture) else 'x86_64'}"
 
 
+def _pip_platform_glibc_2_28(architecture: lambda_.Architecture) -> str:
+    # The Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34): wheels built for glibc 2.28
+    # run there too, and some packages (Pillow 13) publish arm64 wheels only with that tag.
+    return f"manylinux_2_28_{'aarch64' if _is_arm(architecture) else 'x86_64'}"
+
+
 def _python_version(runtime: lambda_.Runtime) -> str:
     # "python3.14" -> "3.14"
     return runtime.name.removeprefix("python")
@@ -50,6 +56,7 @@ class LocalPipBundling:
     ) -> None:
         self._source = source
         self._platform = _pip_platform(architecture)
+        self._platform_2_28 = _pip_platform_glibc_2_28(architecture)
         self._python_version = _python_version(runtime)
         self._requirements = requirements
         self._include = include
@@ -62,6 +69,7 @@ class LocalPipBundling:
             "--target", output_dir,
             # Wheels built for Lambda's OS, CPU and Python, whatever this machine is.
             "--platform", self._platform,
+            "--platform", self._platform_2_28,
             "--python-version", self._python_version,
             "--implementation", "cp",
             "--only-binary=:all:",
