@@ -866,7 +866,9 @@ def watchlist_summary_item(result: WatchlistResult, expires_at: int) -> dict[str
         "face_count": len(result["faces"]),
         "match_count": len(best_matches(result)),
         "too_small": outcomes.count(FaceOutcome.TOO_SMALL),
-        "faces": result["faces"],
+        # Outcomes and boxes only: who matched is in the match items, which `celeb watchlist remove`
+        # deletes with the person, so no summary names anyone.
+        "faces": [{"outcome": f["outcome"], "bounding_box": f["bounding_box"]} for f in result["faces"]],
     }
     return to_decimals(item)
 
