@@ -193,3 +193,37 @@ def test_a_stack_without_the_watchlist_says_so(cli: Cli, stack: Any, tmp_path: P
         result = cli("watchlist", *args)
         assert result.exit_code == 3, (args, result.output)
         assert "deployed without the watchlist; deploy it with -c watchlist=true" in result.stderr
+
+
+def test_an_upload_reaches_results_through_the_watchlist_function(
+    cli: Cli, collection: FaceCollection, table: str, photos: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enroll with the client, upload, run the function's real code on the upload event with its own
+    clients (moto server, HTTP Rekognition stub), then ask the client who was seen where."""
+    from recognizer.contract import ENV_RESULTS_TABLE, WATCHLIST_ENV_COLLECTION
+    from watchlist import handler
+
+    assert cli("watchlist", "add", "alice", photos("alice.jpg", ("red", (120, 60, 260, 220)))).exit_code == 0
+    cloudformation = aws_client("cloudformation")
+    bucket = next(
+        r["PhysicalResourceId"]
+        for r in cloudformation.describe_stack_resources(StackName="CelebrityRecognition")["StackResources"]
+        if r["LogicalResourceId"] == "Images"
+    )
+    s3 = aws_client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    body = photo(800, 500, [("green", (50, 50, 170, 190)), ("red", (500, 200, 640, 360))])
+    version = s3.put_object(Bucket=bucket, Key="lobby/cam 1.jpg", Body=body)["VersionId"]
+    detail = {"bucket": {"name": bucket}, "object": {"key": "lobby/cam+1.jpg", "version-id": version}}
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
+    monkeypatch.setenv(WATCHLIST_ENV_COLLECTION, COLLECTION_ID)
+    monkeypatch.setenv(ENV_RESULTS_TABLE, table)
+    monkeypatch.setattr(handler, "CLIENTS", handler.Clients())
+    sqs_event = {"Records": [{"eventSource": "aws:sqs", "messageId": "1", "body": json.dumps(event)}]}
+    assert handler.lambda_handler(sqs_event, None) == {"batchItemFailures": []}
+
+    shown = json.loads(cli("results", "--person", "alice", "--json").stdout)
+    assert [(item["key"], item["version_id"], item["similarity"]) for item in shown["items"]] == [
+        ("lobby/cam 1.jpg", version, 99.5)
+    ]
+    assert collection.calls["DetectFaces"] == 1 and collection.calls["SearchUsersByImage"] == 2
