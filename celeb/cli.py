@@ -194,8 +194,14 @@ def results(
         items = image_summaries(dynamodb, table, ref, limit=limit)
     else:
         items = scan_summaries(dynamodb, table, limit=limit)
+    # With the watchlist, one image's history also shows what its searches found.
+    searched = None
+    if ref is not None and celebrity is None and person is None:
+        searched = watchlist_cli.image_searches(outputs, dynamodb, table, ref, limit=limit)
     if as_json:
-        render.print_json({"count": len(items), "items": items})
+        render.print_json(
+            {"count": len(items), "items": items} | ({"watchlist": searched} if searched is not None else {})
+        )
         return
     console = render.stdout_console()
     if person is not None:
@@ -204,6 +210,8 @@ def results(
         render.print_appearances(console, celebrity, items, limit=limit)
     elif ref is not None:
         render.print_history(console, ref, items, limit=limit)
+        if searched is not None:
+            watchlist_cli.print_image_watchlist(console, ref, searched)
     else:
         render.print_summaries(console, items, limit=limit)
 

@@ -26,8 +26,10 @@ from recognizer.contract import (
     PERSON_INDEX,
     PERSON_INDEX_PARTITION_KEY,
     PERSON_INDEX_SORT_KEY,
+    PERSON_MARKER,
     SORT_KEY,
     VERSION_PREFIX,
+    WATCHLIST_PREFIX,
     ContractError,
     ImageRef,
     ResultStatus,
@@ -125,6 +127,32 @@ def person_matches(
         raise ConfigProblem(
             f"results table {table!r} holds a watchlist item this client cannot read ({exc})"
         ) from exc
+
+
+def image_watchlist(dynamodb: Any, table: str, ref: ImageRef, *, limit: int) -> list[dict[str, Any]]:
+    """The watchlist's summary of each searched version of one image, each with its matches."""
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :watchlist)",
+        ExpressionAttributeNames=_NAMES,
+        ExpressionAttributeValues={
+            ":pk": {"S": image_pk(ref.bucket, ref.key)},
+            ":watchlist": {"S": WATCHLIST_PREFIX},
+        },
+    )
+    summaries: dict[str, dict[str, Any]] = {}
+    matches: list[dict[str, Any]] = []
+    for item in _items(pages):
+        if PERSON_MARKER in str(item[SORT_KEY]):
+            matches.append(item)
+        else:
+            summaries[str(item[SORT_KEY])] = {**item, "matches": []}
+    for match in matches:
+        summary = summaries.get(str(match[SORT_KEY]).split(PERSON_MARKER)[0])
+        if summary is not None:
+            summary["matches"].append(watchlist_match_of(match))
+    ordered = sorted(summaries.values(), key=lambda item: str(item["analyzed_at"]))
+    return ordered[-limit:]
 
 
 def scan_summaries(dynamodb: Any, table: str, *, limit: int) -> list[dict[str, Any]]:

@@ -14,8 +14,16 @@ from rich.table import Table
 from celeb import render
 from celeb import watchlist as wl
 from celeb.aws import Aws
+from celeb.results import image_watchlist
 from celeb.stack import StackOutputs, read_outputs
-from recognizer.contract import SETTINGS_BY_KEY, USER_ID_ALLOWED, BoundingBox, WatchlistFace
+from recognizer.contract import (
+    SETTINGS_BY_KEY,
+    USER_ID_ALLOWED,
+    BoundingBox,
+    ImageRef,
+    StackOutput,
+    WatchlistFace,
+)
 
 app = typer.Typer(
     name="watchlist",
@@ -169,4 +177,38 @@ def print_person_matches(console: Console, name: str, items: list[dict[str, Any]
         )
     if len(items) >= limit:
         table.caption = f"first {limit}; --limit shows more"
+    console.print(table)
+
+
+def image_searches(
+    outputs: StackOutputs, dynamodb: Any, table: str, ref: ImageRef, *, limit: int
+) -> list[dict[str, Any]] | None:
+    """The watchlist's searches of one image; None when the stack has no watchlist."""
+    if StackOutput.WATCHLIST_COLLECTION not in outputs.values:
+        return None
+    return image_watchlist(dynamodb, table, ref, limit=limit)
+
+
+def print_image_watchlist(console: Console, ref: ImageRef, summaries: list[dict[str, Any]]) -> None:
+    if not summaries:
+        console.print(f"no watchlist search of {ref.uri} on record")
+        return
+    table = Table(title=f"Watchlist: {ref.uri}", title_justify="left")
+    table.add_column("Analyzed at", no_wrap=True)
+    table.add_column("Version", no_wrap=True)
+    table.add_column("Faces", justify="right")
+    table.add_column("Too small", justify="right")
+    table.add_column("Matches or error", overflow="fold")
+    for summary in summaries:
+        if summary.get("status") == "FAILED":
+            details = f"{summary.get('error_type')}: {summary.get('error_message')}"
+        else:
+            details = "\n".join(f"{m['person']} {m['similarity']:.2f}%" for m in summary["matches"]) or "-"
+        table.add_row(
+            str(summary.get("analyzed_at")),
+            str(summary.get("version_id") or "-"),
+            str(summary.get("face_count", 0)),
+            str(summary.get("too_small", 0)),
+            details,
+        )
     console.print(table)

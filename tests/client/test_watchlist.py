@@ -227,3 +227,9 @@ def test_an_upload_reaches_results_through_the_watchlist_function(
         ("lobby/cam 1.jpg", version, 99.5)
     ]
     assert collection.calls["DetectFaces"] == 1 and collection.calls["SearchUsersByImage"] == 2
+    # Per image: what each searched version held, faces and matches.
+    [searched] = json.loads(cli("results", "--image", "lobby/cam 1.jpg", "--json").stdout)["watchlist"]
+    assert (searched["version_id"], searched["face_count"], searched["too_small"]) == (version, 2, 0)
+    assert [match["person"] for match in searched["matches"]] == ["alice"]
+    shown = cli("results", "--image", "lobby/cam 1.jpg").stdout
+    assert "Watchlist: s3://" in shown and "alice 99.50%" in shown
