@@ -219,3 +219,34 @@ def test_a_hundred_faces_mean_a_hundred_searches(world: World) -> None:
 def test_settings_come_from_the_environment(environment: None) -> None:
     settings = load_watchlist_settings()
     assert (settings.collection_id, settings.table_name, settings.threshold) == (COLLECTION_ID, TABLE, 99.0)
+
+
+CORNER = {"Left": 0.0, "Top": 0.0, "Width": 0.1, "Height": 0.1}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"error": "InvalidParameterException"},  # Rekognition found no face in the crop
+        # It searched a neighbour in the crop's corner, not the face the crop was cut for.
+        {"SearchedFace": {"FaceDetail": {"BoundingBox": CORNER}},
+         "UserMatches": [{"Similarity": 99.9, "User": {"UserId": "bob", "UserStatus": "ACTIVE"}}]},
+    ],
+)  # fmt: skip
+def test_a_crop_rekognition_cannot_search_as_cut_is_reported_never_matched(
+    world: World, answer: dict
+) -> None:
+    version = world.upload("a.jpg", photo(400, 300, [("red", (100, 50, 250, 200))]))
+    rekognition = handler.CLIENTS.get("rekognition")
+    face = {"BoundingBox": {"Left": 0.25, "Top": 50 / 300, "Width": 150 / 400, "Height": 0.5}}
+    with Stubber(rekognition) as stub:
+        stub.add_response("detect_faces", {"FaceDetails": [face]}, {"Image": ANY})
+        if "error" in answer:
+            stub.add_client_error(
+                "search_users_by_image", answer["error"], "There are no faces in the image."
+            )
+        else:
+            stub.add_response("search_users_by_image", answer)
+        result = handler.process(ImageRef(BUCKET, "a.jpg", version), world.settings)
+    assert [(face["outcome"], face["matches"]) for face in result["faces"]] == [("unsearchable", [])]
+    assert [item["sk"] for item in world.items()] == [watchlist_summary_sk(version)]
