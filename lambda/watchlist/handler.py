@@ -135,7 +135,7 @@ def process(ref: ImageRef, settings: WatchlistSettings, now: datetime | None = N
             threshold=settings.threshold,
             s3_object=_s3_object(ref),
         )
-    except (UnreadableImageError, _ImageTooLarge) as error:
+    except (UnreadableImageError, ImageTooLargeError) as error:
         return _record_failure(ref, type(error).__name__, str(error), settings, analyzed_at, expires_at)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
@@ -144,9 +144,12 @@ def process(ref: ImageRef, settings: WatchlistSettings, now: datetime | None = N
         return _record_failure(ref, code, str(error), settings, analyzed_at, expires_at)
     result = _result(ref, faces, analyzed_at)
     matches = best_matches(result)
-    store.save_result(dynamodb, settings.table_name, result, expires_at)
+    store.save_matches(dynamodb, settings.table_name, result, expires_at)
     if settings.topic_arn and matches:
         alerts.publish_matches(CLIENTS.get("sns"), settings.topic_arn, ref, matches, analyzed_at)
+    # Last: the summary marks the version done, so a failure before it (an alert SNS did not take)
+    # retries the whole version: an alert may repeat, none is lost.
+    store.save_summary(dynamodb, settings.table_name, result, expires_at)
     logger.info(
         "watchlist: searched",
         extra={
@@ -154,15 +157,16 @@ def process(ref: ImageRef, settings: WatchlistSettings, now: datetime | None = N
             "outcome": "searched",
             "faces": len(faces),
             "outcomes": [face["outcome"] for face in faces],
-            "matches": [match["person"] for match in matches],
+            # A count, not names: who was seen where lives only in the table, where removal finds it.
+            "match_count": len(matches),
             "duration_ms": round((time.monotonic() - started) * 1000),
         },
     )
     return result
 
 
-class _ImageTooLarge(ValueError):
-    pass
+class ImageTooLargeError(ValueError):
+    """The object is larger than Rekognition reads from S3."""
 
 
 def _read(ref: ImageRef) -> tuple[bytes, ImageRef]:
@@ -173,7 +177,7 @@ def _read(ref: ImageRef) -> tuple[bytes, ImageRef]:
     response = CLIENTS.get("s3").get_object(**request)
     if response.get("ContentLength", 0) > MAX_IMAGE_BYTES:
         response["Body"].close()
-        raise _ImageTooLarge(
+        raise ImageTooLargeError(
             f"{ref.describe()} is {response['ContentLength']} bytes: Rekognition reads at most "
             f"{MAX_IMAGE_BYTES} bytes"
         )

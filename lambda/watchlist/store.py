@@ -42,10 +42,14 @@ def is_done(dynamodb: Any, table: str, ref: ImageRef) -> bool:
     return "Item" in found
 
 
-def save_result(dynamodb: Any, table: str, result: WatchlistResult, expires_at: int) -> None:
-    """Matches first, then the summary that marks the version done. Puts overwrite: idempotent."""
+def save_matches(dynamodb: Any, table: str, result: WatchlistResult, expires_at: int) -> None:
+    """One item per matched person. Puts overwrite: a retried version writes the same items."""
     for item in watchlist_match_items(result, expires_at):
         dynamodb.put_item(TableName=table, Item=_typed(item))
+
+
+def save_summary(dynamodb: Any, table: str, result: WatchlistResult, expires_at: int) -> None:
+    """The summary that marks the version done; written after its matches (and their alerts)."""
     dynamodb.put_item(TableName=table, Item=_typed(watchlist_summary_item(result, expires_at)))
 
 

@@ -250,3 +250,26 @@ def test_a_crop_rekognition_cannot_search_as_cut_is_reported_never_matched(
         result = handler.process(ImageRef(BUCKET, "a.jpg", version), world.settings)
     assert [(face["outcome"], face["matches"]) for face in result["faces"]] == [("unsearchable", [])]
     assert [item["sk"] for item in world.items()] == [watchlist_summary_sk(version)]
+
+
+def test_an_alert_sns_did_not_take_is_sent_on_the_retry(
+    world: World, environment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enroll(world.collection, "alice", "red")
+    version = world.upload("a.jpg", photo(400, 300, [("red", (100, 50, 250, 200))]))
+    sns = handler.CLIENTS.get("sns")
+    publish, failures = sns.publish, [ConnectionError("SNS unreachable")]
+
+    def flaky_publish(**kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return publish(**kwargs)
+
+    monkeypatch.setattr(sns, "publish", flaky_publish)
+    event = _sqs(_event("a.jpg", version))
+    assert handler.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    # Not marked done: the redelivery searches again and sends the alert.
+    assert all(item["sk"] != watchlist_summary_sk(version) for item in world.items())
+    assert handler.lambda_handler(event, None) == {"batchItemFailures": []}
+    assert [alert["person"] for alert in world.alerts()] == ["alice"]
+    assert world.collection.calls["DetectFaces"] == 2
