@@ -15,7 +15,7 @@ RUNTIME_PYTHON ?= $(firstword $(foreach v,3.14 3.13 3.12,\
 	$(wildcard /usr/bin/python$(v) /usr/local/bin/python$(v) $(HOME)/.pyenv/versions/$(v)*/bin/python$(v))))
 RUNTIME_VENV := $(VENV)/runtime
 
-$(STAMP): requirements.txt requirements-dev.txt lambda/requirements.txt pyproject.toml package.json package-lock.json
+$(STAMP): requirements.txt requirements-dev.txt lambda/requirements.txt lambda/watchlist/requirements.txt pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .

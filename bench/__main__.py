@@ -90,7 +90,7 @@ def main() -> None:
             asset = asset_bench.bundle(out)
             if "asset" in args.only:
                 asset_rows, listing = asset_bench.measure(asset)
-                rows += asset_rows
+                rows += asset_rows + asset_bench.watchlist_rows(Path(scratch))
             if "throughput" in args.only:
                 rows += throughput_bench.run(args.runs, asset, next(out.glob("*.template.json")))[0]
     if "handler" in args.only:
@@ -148,7 +148,8 @@ How to read it:
   *Every option on* switches on each optional part the stack has (the ones named in the row; the
   alarm email's SNS topic is the one off by default).
 - *make test*: ruff and the whole pytest suite, including the integration tests on moto_server.
-- *celebrity function package*: the stack's only function, zipped as CDK uploads it.
+- *celebrity function package*: the stack's own function, zipped as CDK uploads it; the
+  *watchlist function package* (only with `-c watchlist=true`) carries Pillow, which stays out of it.
 - *warm overhead*: one direct invocation with AWS answered in-process at botocore's `before-call`,
   cached clients against clients created on every call as the case study did, in CPU time of the
   process (a busy neighbour's preemptions are not the function's overhead). With the results

@@ -14,13 +14,13 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from celeb import __version__, cloud_backfill, pictures, render
+from celeb import __version__, cloud_backfill, pictures, render, watchlist_cli
 from celeb.aws import Aws, explain
 from celeb.backfill import BackfillOptions, run_backfill
 from celeb.check import check_upload_events
 from celeb.errors import CelebError, ConfigProblem, ExitCode, UsageProblem, worst_exit_code
 from celeb.recognize import recognize_all
-from celeb.results import celebrity_appearances, image_summaries, scan_summaries
+from celeb.results import celebrity_appearances, image_summaries, person_matches, scan_summaries
 from celeb.stack import DEFAULT_STACK, StackOutputs, read_outputs
 from celeb.targets import parse_s3_uri, resolve_targets
 from recognizer.contract import ImageRef, StackOutput
@@ -189,30 +189,47 @@ def results(
     celebrity: Annotated[
         str | None, typer.Option(help="Every image a celebrity was recognized in (exact name: 'Jeff Bezos').")
     ] = None,
+    person: Annotated[
+        str | None, typer.Option(help="Every image a watchlist person was matched in (their enrolled NAME).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
     as_json: AsJson = False,
 ) -> None:
-    """Show stored results: all images, one image's versions, or one celebrity's images."""
+    """Show stored results: all images, one image's versions, one celebrity's or one person's images."""
     aws, outputs = _connect(ctx)
     table = outputs.require(StackOutput.RESULTS_TABLE)
     dynamodb = aws.client("dynamodb")
     ref: ImageRef | None = None
     if image is not None:
         ref = parse_s3_uri(image) or ImageRef(outputs.bucket, image)
-    if celebrity is not None:
+    if celebrity is not None and person is not None:
+        raise UsageProblem("--celebrity and --person are two different questions: give one")
+    if person is not None:
+        items = person_matches(dynamodb, table, person, image=ref, limit=limit)
+    elif celebrity is not None:
         items = celebrity_appearances(dynamodb, table, celebrity, image=ref, limit=limit)
     elif ref is not None:
         items = image_summaries(dynamodb, table, ref, limit=limit)
     else:
         items = scan_summaries(dynamodb, table, limit=limit)
+    # With the watchlist, one image's history also shows what its searches found.
+    searched = None
+    if ref is not None and celebrity is None and person is None:
+        searched = watchlist_cli.image_searches(outputs, dynamodb, table, ref, limit=limit)
     if as_json:
-        render.print_json({"count": len(items), "items": items})
+        render.print_json(
+            {"count": len(items), "items": items} | ({"watchlist": searched} if searched is not None else {})
+        )
         return
     console = render.stdout_console()
-    if celebrity is not None:
+    if person is not None:
+        watchlist_cli.print_person_matches(console, person, items, limit=limit)
+    elif celebrity is not None:
         render.print_appearances(console, celebrity, items, limit=limit)
     elif ref is not None:
         render.print_history(console, ref, items, limit=limit)
+        if searched is not None:
+            watchlist_cli.print_image_watchlist(console, ref, searched)
     else:
         render.print_summaries(console, items, limit=limit)
 
@@ -385,6 +402,10 @@ def show(
     shown = pictures.show(aws.client("s3"), aws.client("dynamodb"), table, ref, out)
     count = len(shown.result["celebrities"])
     typer.echo(f"{shown.ref.describe()}: {count} celebrit{'y' if count == 1 else 'ies'} drawn in {out}")
+# `celeb watchlist add|list|remove|search` (celeb/watchlist_cli.py), under the same error policy.
+for _command in watchlist_cli.app.registered_commands:
+    _command.callback = reports_errors(_command.callback)
+app.add_typer(watchlist_cli.app, name="watchlist")
 
 
 def main() -> None:

@@ -23,8 +23,13 @@ from recognizer.contract import (
     CELEBRITY_MARKER,
     IMAGE_PREFIX,
     PARTITION_KEY,
+    PERSON_INDEX,
+    PERSON_INDEX_PARTITION_KEY,
+    PERSON_INDEX_SORT_KEY,
+    PERSON_MARKER,
     SORT_KEY,
     VERSION_PREFIX,
+    WATCHLIST_PREFIX,
     ContractError,
     ImageRef,
     ResultStatus,
@@ -34,6 +39,7 @@ from recognizer.contract import (
     image_ref_prefix,
     result_of,
     summary_sk,
+    watchlist_match_of,
 )
 
 _deserializer = TypeDeserializer()
@@ -96,6 +102,58 @@ def celebrity_appearances(
         ExpressionAttributeValues=values,
     )
     return list(_first(_items(pages), limit))
+
+
+def person_matches(
+    dynamodb: Any, table: str, name: str, *, image: ImageRef | None, limit: int
+) -> list[dict[str, Any]]:
+    """Every image version a watchlist person was matched in, via the person index."""
+    condition = "#person = :person"
+    names = {"#person": PERSON_INDEX_PARTITION_KEY}
+    values: dict[str, Any] = {":person": {"S": name}}
+    if image is not None:
+        condition += " AND begins_with(#ref, :image)"
+        names["#ref"] = PERSON_INDEX_SORT_KEY
+        values[":image"] = {"S": image_ref_prefix(image.bucket, image.key)}
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        IndexName=PERSON_INDEX,
+        KeyConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+    try:
+        return [watchlist_match_of(item) for item in _first(_items(pages), limit)]
+    except ContractError as exc:
+        raise ConfigProblem(
+            f"results table {table!r} holds a watchlist item this client cannot read ({exc})"
+        ) from exc
+
+
+def image_watchlist(dynamodb: Any, table: str, ref: ImageRef, *, limit: int) -> list[dict[str, Any]]:
+    """The watchlist's summary of each searched version of one image, each with its matches."""
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :watchlist)",
+        ExpressionAttributeNames=_NAMES,
+        ExpressionAttributeValues={
+            ":pk": {"S": image_pk(ref.bucket, ref.key)},
+            ":watchlist": {"S": WATCHLIST_PREFIX},
+        },
+    )
+    summaries: dict[str, dict[str, Any]] = {}
+    matches: list[dict[str, Any]] = []
+    for item in _items(pages):
+        if PERSON_MARKER in str(item[SORT_KEY]):
+            matches.append(item)
+        else:
+            summaries[str(item[SORT_KEY])] = {**item, "matches": []}
+    for match in matches:
+        summary = summaries.get(str(match[SORT_KEY]).split(PERSON_MARKER)[0])
+        if summary is not None:
+            summary["matches"].append(watchlist_match_of(match))
+    ordered = sorted(summaries.values(), key=lambda item: str(item["analyzed_at"]))
+    return ordered[-limit:]
 
 
 def scan_summaries(dynamodb: Any, table: str, *, limit: int) -> list[dict[str, Any]]:

@@ -28,16 +28,25 @@ class OperationalAlarms(Construct):
         dead_letter_queue: sqs.IQueue,
         oldest_message_seconds: int,
         email: str,
-        delivery_dead_letter_queue: sqs.IQueue,
+        delivery_dead_letter_queue: sqs.IQueue | None,
+        label: str = "recognition",
+        topic: sns.ITopic | None = None,
     ) -> None:
+        """`label` names the function in descriptions; `topic` (else one for `email`) gets every alarm;
+        without `delivery_dead_letter_queue` (EventBridge's failures share `dead_letter_queue`) no alarm
+        of its own."""
         super().__init__(scope, construct_id)
         at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         dead_letters = {
-            "DeadLetters": ("Uploads that failed every retry are waiting in the dead-letter queue",
+            "DeadLetters": (f"Uploads that failed every retry are waiting in the {label} dead-letter queue",
                             dead_letter_queue),
-            "DeliveryDeadLetters": ("Upload events EventBridge could not deliver to the upload queue are "
-                                    "waiting in its dead-letter queue", delivery_dead_letter_queue),
         }  # fmt: skip
+        if delivery_dead_letter_queue is not None:
+            dead_letters["DeliveryDeadLetters"] = (
+                "Upload events EventBridge could not deliver to the upload queue are waiting in its "
+                "dead-letter queue",
+                delivery_dead_letter_queue,
+            )
         self.alarms = [
             *(
                 self._alarm(
@@ -51,29 +60,29 @@ class OperationalAlarms(Construct):
             ),
             self._alarm(
                 "FunctionErrors",
-                "The recognition function raised errors",
+                f"The {label} function raised errors",
                 function.metric_errors(period=_PERIOD, statistic="Sum"),
                 1,
                 at_least_one,
             ),
             self._alarm(
                 "FunctionThrottles",
-                "Invocations of the recognition function were throttled",
+                f"Invocations of the {label} function were throttled",
                 function.metric_throttles(period=_PERIOD, statistic="Sum"),
                 1,
                 at_least_one,
             ),
             self._alarm(
                 "OldestUpload",
-                f"An upload has waited over {oldest_message_seconds} s to be analyzed",
+                f"An upload has waited over {oldest_message_seconds} s for the {label} function",
                 queue.metric_approximate_age_of_oldest_message(period=_PERIOD, statistic="Maximum"),
                 oldest_message_seconds,
                 cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             ),
         ]
 
-        self.topic: sns.Topic | None = None
-        if email:
+        self.topic: sns.ITopic | None = topic
+        if topic is None and email:
             self.topic = sns.Topic(
                 self, "Topic", display_name="Celebrity recognition alarms", enforce_ssl=True
             )
@@ -89,6 +98,7 @@ class OperationalAlarms(Construct):
             self.topic.add_subscription(
                 subscriptions.EmailSubscription(email, dead_letter_queue=self.undelivered)
             )
+        if self.topic is not None:
             for alarm in self.alarms:
                 alarm.add_alarm_action(actions.SnsAction(self.topic))
 

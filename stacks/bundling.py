@@ -29,6 +29,12 @@ def _pip_platform(architecture: lambda_.Architecture) -> str:
     return f"manylinux2014_{'aarch64' if _is_arm(architecture) else 'x86_64'}"
 
 
+def _pip_platform_glibc_2_28(architecture: lambda_.Architecture) -> str:
+    # The Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34): wheels built for glibc 2.28
+    # run there too, and some packages (Pillow 13) publish arm64 wheels only with that tag.
+    return f"manylinux_2_28_{'aarch64' if _is_arm(architecture) else 'x86_64'}"
+
+
 def _python_version(runtime: lambda_.Runtime) -> str:
     # "python3.14" -> "3.14"
     return runtime.name.removeprefix("python")
@@ -36,18 +42,34 @@ def _python_version(runtime: lambda_.Runtime) -> str:
 
 @jsii.implements(ILocalBundling)
 class LocalPipBundling:
-    def __init__(self, source: Path, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> None:
+    """`include`: the paths under `source` that make the package (None: all of it but `exclude`)."""
+
+    def __init__(
+        self,
+        source: Path,
+        runtime: lambda_.Runtime,
+        architecture: lambda_.Architecture,
+        *,
+        requirements: str = "requirements.txt",
+        include: tuple[str, ...] | None = None,
+        exclude: tuple[str, ...] = (),
+    ) -> None:
         self._source = source
         self._platform = _pip_platform(architecture)
+        self._platform_2_28 = _pip_platform_glibc_2_28(architecture)
         self._python_version = _python_version(runtime)
+        self._requirements = requirements
+        self._include = include
+        self._ignore = shutil.ignore_patterns(*EXCLUDE, *exclude)
 
     def pip_command(self, output_dir: str) -> list[str]:
         return [
             sys.executable, "-m", "pip", "install",
-            "--requirement", str(self._source / "requirements.txt"),
+            "--requirement", str(self._source / self._requirements),
             "--target", output_dir,
             # Wheels built for Lambda's OS, CPU and Python, whatever this machine is.
             "--platform", self._platform,
+            "--platform", self._platform_2_28,
             "--python-version", self._python_version,
             "--implementation", "cp",
             "--only-binary=:all:",
@@ -63,23 +85,45 @@ class LocalPipBundling:
             detail = getattr(error, "stderr", "") or str(error)
             print(f"local bundling failed, falling back to Docker: {detail.strip()}", file=sys.stderr)
             return False
-        shutil.copytree(self._source, output_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*EXCLUDE))
+        if self._include is None:
+            shutil.copytree(self._source, output_dir, dirs_exist_ok=True, ignore=self._ignore)
+            return True
+        for relative in self._include:
+            path, target = self._source / relative, Path(output_dir) / relative
+            if path.is_dir():
+                shutil.copytree(path, target, dirs_exist_ok=True, ignore=self._ignore)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
         return True
 
 
-def function_code(source: Path, runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> lambda_.Code:
-    """The function's code asset: `source` plus the packages pinned in its requirements.txt."""
+def function_code(
+    source: Path,
+    runtime: lambda_.Runtime,
+    architecture: lambda_.Architecture,
+    *,
+    requirements: str = "requirements.txt",
+    include: tuple[str, ...] | None = None,
+    exclude: tuple[str, ...] = (),
+) -> lambda_.Code:
+    """The function's code asset: `source` (or only its `include` paths) plus the packages pinned in
+    `requirements`. The asset hash covers `source` less `exclude`: a superset of `include` at worst,
+    which rebuilds an asset too often but never too rarely."""
+    copy = "cp -au --parents " + " ".join(include) if include is not None else "cp -au ."
     return lambda_.Code.from_asset(
         str(source),
-        exclude=EXCLUDE,
+        exclude=[*EXCLUDE, *exclude],
         asset_hash_type=AssetHashType.SOURCE,
         bundling=BundlingOptions(
             image=runtime.bundling_image,
             platform=f"linux/{'arm64' if _is_arm(architecture) else 'amd64'}",
             command=[
                 "bash", "-c",
-                "pip install --no-compile -r requirements.txt -t /asset-output && cp -au . /asset-output",
+                f"pip install --no-compile -r {requirements} -t /asset-output && {copy} /asset-output",
             ],
-            local=LocalPipBundling(source, runtime, architecture),
+            local=LocalPipBundling(
+                source, runtime, architecture, requirements=requirements, include=include, exclude=exclude
+            ),
         ),
     )  # fmt: skip

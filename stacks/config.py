@@ -83,6 +83,10 @@ class AppConfig:
     # metrics and dashboard (stacks/dashboard.py, recognizer/metrics.py)
     metrics_namespace: str = _DEFAULTS["metrics_namespace"]
     dashboard: bool = _DEFAULTS["dashboard"]
+    watchlist: bool = _DEFAULTS["watchlist"]
+    watchlist_threshold: float = _DEFAULTS["watchlist_threshold"]
+    watchlist_alert_email: str = _DEFAULTS["watchlist_alert_email"]
+    watchlist_match_retention_days: int = _DEFAULTS["watchlist_match_retention_days"]
 
     @property
     def is_dev(self) -> bool:
@@ -125,4 +129,8 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         raise ConfigError(
             "batch_size", config.batch_size, "at most 10 unless max_batching_window_seconds is at least 1"
         )
+    if config.watchlist and not config.results_table:
+        # The watchlist's matches (and the per-person index `celeb results --person` reads) live there.
+        raise ConfigError("watchlist", config.watchlist, "false when results_table is false: the "
+                          "watchlist stores its matches in the results table")  # fmt: skip
     return config

@@ -100,7 +100,8 @@ class RecognitionFunction(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=function_code(SOURCE, RUNTIME, ARCHITECTURE),
+            # lambda/watchlist/ is the watchlist function's (with Pillow): not shipped here.
+            code=function_code(SOURCE, RUNTIME, ARCHITECTURE, exclude=("watchlist",)),
             memory_size=config.memory_size,
             timeout=Duration.seconds(config.timeout_seconds),
             role=self.role,

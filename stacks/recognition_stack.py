@@ -16,6 +16,7 @@ from stacks.ingestion import UploadIngestion
 from stacks.recognition_function import RecognitionFunction
 from stacks.results_table import ResultsTable
 from stacks.storage import ImageStorage
+from stacks.watchlist import Watchlist
 
 
 class CelebrityRecognitionStack(Stack):
@@ -25,7 +26,11 @@ class CelebrityRecognitionStack(Stack):
         storage = ImageStorage(
             self, "Storage", dev=config.is_dev, noncurrent_days=config.noncurrent_version_expiration_days
         )
-        results = ResultsTable(self, "Results", dev=config.is_dev).table if config.results_table else None
+        results = (
+            ResultsTable(self, "Results", dev=config.is_dev, watchlist=config.watchlist).table
+            if config.results_table
+            else None
+        )
         ingestion = UploadIngestion(self, "Ingestion", config=config, images=storage.images)
         recognition = RecognitionFunction(
             self,
@@ -73,6 +78,18 @@ class CelebrityRecognitionStack(Stack):
                 oldest_message_seconds=config.oldest_message_alarm_seconds,
                 max_concurrency=config.max_concurrency,
             ).dashboard
+        watchlist = None
+        if config.watchlist:
+            assert results is not None  # load_config refuses a watchlist without the results table
+            watchlist = Watchlist(
+                self,
+                "Watchlist",
+                config=config,
+                images=storage.images,
+                results=results,
+                ingestion=ingestion,
+                alarm_topic=alarms.topic,
+            )
 
         self.images_bucket = storage.images
         self.function = recognition.function
@@ -97,5 +114,8 @@ class CelebrityRecognitionStack(Stack):
                 "https://", Aws.REGION, ".console.aws.amazon.com/cloudwatch/home?region=", Aws.REGION,
                 "#dashboards/dashboard/", dashboard.dashboard_name,
             ])  # fmt: skip
+        if watchlist is not None:
+            outputs[StackOutput.WATCHLIST_COLLECTION] = watchlist.collection.ref
+            outputs[StackOutput.WATCHLIST_FUNCTION_NAME] = watchlist.function.function_name
         for name, value in outputs.items():
             CfnOutput(self, str(name), value=value)

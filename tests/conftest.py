@@ -15,11 +15,17 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The variants users deploy: production defaults, without the table, a dev stack with alarm email.
+# The variants users deploy: production defaults, without the table, a dev stack with alarm email, and
+# the watchlist with its alerts.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "no_table": {"results_table": "false"},
     "dev_with_email": {"deployment": "dev", "alarm_email": "ops@example.com", "upload_prefix": "incoming/"},
+    "watchlist": {
+        "watchlist": "true",
+        "watchlist_alert_email": "security@example.com",
+        "alarm_email": "ops@example.com",
+    },
 }
 # Every numeric setting away from its default, in one synthesis, for the tests that follow context.
 CUSTOM = {

@@ -254,6 +254,19 @@ SETTINGS: tuple[Setting, ...] = (
             "not starting with ':' or AWS/)", env="METRICS_NAMESPACE"),
     Setting("dashboard", True, "create the CloudWatch dashboard of the pipeline (images, failures, "
             "Rekognition latency, queues, function, alarms)", kind="bool"),
+    # watchlist: every face of every upload searched against the operator's own face collection
+    # (stacks/watchlist.py, lambda/watchlist/). Read by the watchlist function only, so no `env` here:
+    # its construct writes its environment (WATCHLIST_ENV_* below).
+    Setting("watchlist", False, "create a Rekognition face collection and a second consumer of uploads "
+            "that searches every face against it (`celeb watchlist`; needs `results_table`)", kind="bool"),
+    # AWS's guidance for public-safety uses is 99; lower values trade false matches for recall.
+    Setting("watchlist_threshold", 99.0, "store (and alert on) watchlist matches at or above this "
+            "similarity", kind="number", low=0, high=100),
+    Setting("watchlist_alert_email", "", "when set, an SNS topic emails this address once per watchlist "
+            "match (image, person, similarity; never the image)",
+            pattern=r"(?:[^@\s]+@[^@\s]+\.[^@\s]+)?", allowed="an email address, or empty for no alerts"),
+    Setting("watchlist_match_retention_days", 365, "days a watchlist match record lives in the results "
+            "table before DynamoDB's TTL deletes it", kind="int", low=1, high=3650),
 )  # fmt: skip
 SETTINGS_BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
 # Old context keys: they still answer, with an error naming the new key.
@@ -274,6 +287,8 @@ class StackOutput(StrEnum):
     BACKFILL_STATE_MACHINE = "BackfillStateMachineArn"  # only when the stack has the cloud backfill
     DASHBOARD_NAME = "DashboardName"  # only when the stack has the dashboard
     DASHBOARD_URL = "DashboardUrl"  # the console's address of it (the aws partition's console)
+    WATCHLIST_COLLECTION = "WatchlistCollectionId"  # only with -c watchlist=true
+    WATCHLIST_FUNCTION_NAME = "WatchlistFunctionName"  # only with -c watchlist=true
 
 
 ENV_RESULTS_TABLE = "RESULTS_TABLE_NAME"  # absent: results are returned, not stored
@@ -771,3 +786,160 @@ METRIC_FUNCTION_DIMENSION = "FunctionName"  # every metric; Lambda's own metrics
 METRIC_ERROR_TYPE_DIMENSION = "ErrorType"  # Failures also: the error's class (a closed set)
 # The ErrorType of a failure that is no named error of the function (a bug): keeps the set closed.
 METRIC_INTERNAL_ERROR = "InternalError"
+# Watchlist (stacks/watchlist.py, lambda/watchlist/, celeb/watchlist.py): the face collection's user
+# ids, the watchlist function's environment, and its records in the results table.
+# - `pk = image_pk(bucket, key)`, `sk = WATCHLIST#<version>`: one summary per searched version (faces
+#   found, searched, too small, matches). The sort key does not start with VERSION_PREFIX, so every
+#   reader of celebrity results (summaries, backfill, history) passes these items by.
+# - same `pk`, `sk = WATCHLIST#<version>#PERSON#<user id>`: one match per person and version (the
+#   most similar face), indexed by PERSON_INDEX (`watchlist_person` -> `image_ref`), sparse like the
+#   celebrity index.
+# - every watchlist item carries WATCHLIST_TTL_ATTRIBUTE (epoch seconds): DynamoDB's TTL deletes it
+#   `watchlist_match_retention_days` after the analysis.
+
+# Rekognition's UserId (botocore model: pattern [a-zA-Z0-9_.\-:]+, 1 to 128 characters).
+USER_ID_PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]+")
+MAX_USER_ID_CHARS = 128
+USER_ID_ALLOWED = "1 to 128 characters, each a letter a-z or A-Z, a digit, '_', '.', '-' or ':'"
+
+WATCHLIST_ENV_COLLECTION = "WATCHLIST_COLLECTION_ID"
+WATCHLIST_ENV_THRESHOLD = "WATCHLIST_THRESHOLD"
+WATCHLIST_ENV_RETENTION_DAYS = "WATCHLIST_MATCH_RETENTION_DAYS"
+WATCHLIST_ENV_TOPIC = "WATCHLIST_ALERT_TOPIC_ARN"  # absent: no alerts
+# The results table's name: the same variable as the recognition function's (ENV_RESULTS_TABLE).
+
+WATCHLIST_PREFIX = "WATCHLIST#"
+PERSON_MARKER = "#PERSON#"
+PERSON_INDEX = "by-person"
+PERSON_INDEX_PARTITION_KEY = "watchlist_person"
+PERSON_INDEX_SORT_KEY = CELEBRITY_INDEX_SORT_KEY  # the same `image_ref` attribute
+WATCHLIST_TTL_ATTRIBUTE = "expires_at"
+
+
+def check_user_id(user_id: str) -> str:
+    """`user_id` when Rekognition accepts it as a UserId, else ContractError saying what is allowed."""
+    if not isinstance(user_id, str) or not user_id:
+        raise ContractError(f"person name {user_id!r} is empty: expected {USER_ID_ALLOWED}")
+    if len(user_id) > MAX_USER_ID_CHARS or not USER_ID_PATTERN.fullmatch(user_id):
+        bad = sorted({char for char in user_id if not USER_ID_PATTERN.fullmatch(char)})
+        which = f" (not allowed: {''.join(bad)!r})" if bad else f" ({len(user_id)} characters)"
+        raise ContractError(f"person name {user_id!r} cannot be a Rekognition user id{which}: "
+                            f"expected {USER_ID_ALLOWED}")  # fmt: skip
+    return user_id
+
+
+class FaceOutcome(StrEnum):
+    """What became of one face DetectFaces found in an upload."""
+
+    MATCHED = "matched"  # searched; at least one person at or above the threshold
+    NO_MATCH = "no_match"  # searched; nobody at or above the threshold
+    TOO_SMALL = "too_small"  # under the smallest face Rekognition searches: not searched
+    UNSEARCHABLE = "unsearchable"  # searched, but Rekognition found no face in the crop
+
+
+class WatchlistMatch(TypedDict):
+    person: str  # the collection's user id
+    similarity: float  # SearchUsersByImage's Similarity, 0-100
+    bounding_box: BoundingBox  # the face in the upload (ratios of the upright image)
+
+
+class WatchlistFace(TypedDict):
+    outcome: str  # FaceOutcome
+    bounding_box: BoundingBox
+    matches: list[WatchlistMatch]  # most similar first; empty unless MATCHED
+
+
+class WatchlistResult(TypedDict):
+    bucket: str
+    key: str
+    version_id: str | None
+    faces: list[WatchlistFace]  # as DetectFaces listed them
+    analyzed_at: str  # ANALYZED_AT_FORMAT, UTC
+
+
+def watchlist_summary_sk(version_id: str | None) -> str:
+    return f"{WATCHLIST_PREFIX}{version_label(version_id)}"
+
+
+def watchlist_match_sk(version_id: str | None, person: str) -> str:
+    return f"{watchlist_summary_sk(version_id)}{PERSON_MARKER}{person}"
+
+
+def best_matches(result: WatchlistResult) -> list[WatchlistMatch]:
+    """One match per person (their most similar face), most similar first."""
+    best: dict[str, WatchlistMatch] = {}
+    for face in result["faces"]:
+        for match in face["matches"]:
+            if match["person"] not in best or match["similarity"] > best[match["person"]]["similarity"]:
+                best[match["person"]] = match
+    return sorted(best.values(), key=lambda match: (-match["similarity"], match["person"]))
+
+
+def _watchlist_base(result: WatchlistResult, sort_key: str, expires_at: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        PARTITION_KEY: image_pk(result["bucket"], result["key"]),
+        SORT_KEY: sort_key,
+        "bucket": result["bucket"],
+        "key": result["key"],
+        "analyzed_at": result["analyzed_at"],
+        WATCHLIST_TTL_ATTRIBUTE: expires_at,
+    }
+    if result["version_id"] is not None:
+        item["version_id"] = result["version_id"]
+    return item
+
+
+def watchlist_summary_item(result: WatchlistResult, expires_at: int) -> dict[str, Any]:
+    """The version's watchlist summary: every face's outcome, so a face too small is on record."""
+    item = _watchlist_base(result, watchlist_summary_sk(result["version_id"]), expires_at)
+    outcomes = [face["outcome"] for face in result["faces"]]
+    item |= {
+        "status": str(ResultStatus.SUCCEEDED),
+        "face_count": len(result["faces"]),
+        "match_count": len(best_matches(result)),
+        "too_small": outcomes.count(FaceOutcome.TOO_SMALL),
+        # Outcomes and boxes only: who matched is in the match items, which `celeb watchlist remove`
+        # deletes with the person, so no summary names anyone.
+        "faces": [{"outcome": f["outcome"], "bounding_box": f["bounding_box"]} for f in result["faces"]],
+    }
+    return to_decimals(item)
+
+
+def watchlist_match_items(result: WatchlistResult, expires_at: int) -> list[dict[str, Any]]:
+    """One item per matched person, indexed by PERSON_INDEX."""
+    items = []
+    for match in best_matches(result):
+        item = _watchlist_base(result, watchlist_match_sk(result["version_id"], match["person"]), expires_at)
+        item |= {
+            PERSON_INDEX_PARTITION_KEY: match["person"],
+            PERSON_INDEX_SORT_KEY: image_ref(result["bucket"], result["key"], result["version_id"]),
+            "similarity": match["similarity"],
+            "bounding_box": match["bounding_box"],
+        }
+        items.append(to_decimals(item))
+    return items
+
+
+def watchlist_match_of(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A match item as readers show it (plain values); ContractError when it is not one."""
+    plain = from_decimals(dict(item))
+    where = f"item {plain.get(PARTITION_KEY)!r} {plain.get(SORT_KEY)!r}"
+    for name in ("bucket", "key", PERSON_INDEX_PARTITION_KEY, "analyzed_at"):
+        _expect(isinstance(plain.get(name), str), f"{where}.{name}", "a string", plain.get(name))
+    _expect(isinstance(plain.get("similarity"), int | float), f"{where}.similarity", "a number",
+            plain.get("similarity"))  # fmt: skip
+    _expect(isinstance(plain.get("bounding_box"), dict), f"{where}.bounding_box", "an object",
+            plain.get("bounding_box"))  # fmt: skip
+    return {
+        "person": plain[PERSON_INDEX_PARTITION_KEY],
+        "bucket": plain["bucket"],
+        "key": plain["key"],
+        "version_id": plain.get("version_id"),
+        "similarity": plain["similarity"],
+        "bounding_box": plain["bounding_box"],
+        "analyzed_at": plain["analyzed_at"],
+    }
+
+
+def is_watchlist_item(item: Mapping[str, Any]) -> bool:
+    return _plain_key(item.get(SORT_KEY)).startswith(WATCHLIST_PREFIX)

@@ -25,7 +25,11 @@ from tests.client.celeb_testkit import (
 )
 from tests.integration.rekognition_stub import CELEBRITIES, ERRORS_BY_KEY, NO_FACES
 
-CLIENT_OUTPUTS = {str(output) for output in StackOutput}
+# The watchlist's outputs exist only with -c watchlist=true (tests/client/test_watchlist.py's stack).
+CLIENT_OUTPUTS = {str(output) for output in StackOutput} - {
+    StackOutput.WATCHLIST_COLLECTION,
+    StackOutput.WATCHLIST_FUNCTION_NAME,
+}
 # The client reads neither the cloud backfill's output here nor the dashboard's (operators open that).
 LOCAL_OUTPUTS = CLIENT_OUTPUTS - {
     StackOutput.BACKFILL_STATE_MACHINE,

@@ -10,13 +10,17 @@ from recognizer.contract import StackOutput
 from tests.infra.helpers import logical_id_of
 
 # The client finds every resource through these names: the stack must declare exactly the contract's.
-COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE}
+WATCHLIST = {
+    StackOutput.WATCHLIST_COLLECTION,
+    StackOutput.WATCHLIST_FUNCTION_NAME,
+}  # only with -c watchlist=true
+COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE} - WATCHLIST
 
 
 def test_outputs_with_table(synth_template: Any) -> None:
     template = synth_template()
     outputs = template["Outputs"]
-    assert set(outputs) == {str(output) for output in StackOutput}
+    assert set(outputs) == {str(output) for output in StackOutput} - WATCHLIST
     assert outputs["ImagesBucketName"]["Value"] == {"Ref": logical_id_of(template, "StorageImages")}
     function_id = logical_id_of(template, "RecognitionFunction")
     assert outputs["FunctionName"]["Value"] == {"Ref": function_id}
