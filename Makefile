@@ -33,8 +33,10 @@ synth: install
 lint: install
 	$(BIN)/ruff check .
 
+# One pytest worker per core (pytest-xdist); a test file runs whole on one worker, so each module's
+# synthesis runs once.
 test: lint
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto --dist loadfile
 
 snapshot-update: install
 	$(BIN)/pytest tests/infra tests/integ --snapshot-update

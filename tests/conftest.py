@@ -104,13 +104,3 @@ def bundled_function_dir(bundled_assembly: Path) -> Path:
     ]  # fmt: skip
     assert len(functions) == 1
     return bundled_assembly / functions[0]["Metadata"]["aws:asset:path"]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`make test`: `-n auto --dist loadgroup`) each test file runs whole on one
-    worker, so module fixtures (a synthesis) run once, and the files that use the bundled function
-    share one worker, so it is bundled once; without `-n` this changes nothing."""
-    for item in items:
-        group = "bundled-function" if "bundled_assembly" in item.fixturenames else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
