@@ -80,6 +80,11 @@ class AppConfig:
     backfill_batch_size: int = _DEFAULTS["backfill_batch_size"]
     backfill_max_concurrency: int = _DEFAULTS["backfill_max_concurrency"]
     backfill_tolerated_failure_percentage: float = _DEFAULTS["backfill_tolerated_failure_percentage"]
+    # Stored video (stacks/video.py), defaults from the contract as above.
+    video: bool = _DEFAULTS["video"]
+    video_job_timeout_minutes: int = _DEFAULTS["video_job_timeout_minutes"]
+    video_max_concurrent_jobs: int = _DEFAULTS["video_max_concurrent_jobs"]
+    video_interval_gap_ms: int = _DEFAULTS["video_interval_gap_ms"]
 
     @property
     def is_dev(self) -> bool:
@@ -121,5 +126,12 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
     if config.batch_size > 10 and config.max_batching_window_seconds == 0:
         raise ConfigError(
             "batch_size", config.batch_size, "at most 10 unless max_batching_window_seconds is at least 1"
+        )
+    if config.video and not config.results_table:
+        # The video path records jobs in flight and their results in the table; without it a
+        # finished job would have nowhere to go and no one to notice it.
+        raise ConfigError(
+            "video", config.video, "false when results_table is false: stored-video recognition keeps "
+            "its jobs and results in the results table (deploy with -c results_table=true)"
         )
     return config
