@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
 from recognizer.contract import StackOutput
@@ -15,6 +16,7 @@ from stacks.ingestion import UploadIngestion
 from stacks.recognition_function import RecognitionFunction
 from stacks.results_table import ResultsTable
 from stacks.storage import ImageStorage
+from stacks.video import VideoAnalysis
 
 
 class CelebrityRecognitionStack(Stack):
@@ -35,7 +37,7 @@ class CelebrityRecognitionStack(Stack):
             dead_letter_queue=ingestion.dead_letter_queue,
         )
         ingestion.feed(recognition.function)
-        OperationalAlarms(
+        alarms = OperationalAlarms(
             self,
             "Alarms",
             function=recognition.function,
@@ -58,6 +60,18 @@ class CelebrityRecognitionStack(Stack):
                 results=results,
             )
 
+        video = None
+        if config.video:
+            # load_config refuses video without the results table: the jobs are recorded there.
+            assert results is not None
+            video = VideoAnalysis(
+                self, "Video", config=config, images=storage.images, access_logs=storage.access_logs,
+                results=results,
+            )  # fmt: skip
+            if alarms.topic is not None:
+                for alarm in video.alarms:
+                    alarm.add_alarm_action(actions.SnsAction(alarms.topic))
+
         self.images_bucket = storage.images
         self.function = recognition.function
         self.results_table = results
@@ -74,5 +88,9 @@ class CelebrityRecognitionStack(Stack):
             outputs[StackOutput.RESULTS_TABLE] = results.table_name
         if backfill is not None:
             outputs[StackOutput.BACKFILL_STATE_MACHINE] = backfill.state_machine.state_machine_arn
+        if video is not None:
+            outputs[StackOutput.VIDEO_TIMELINES_BUCKET] = video.timelines.bucket_name
+            outputs[StackOutput.VIDEO_START_QUEUE_URL] = video.start_queue.queue_url
+            outputs[StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL] = video.start_dead_letter_queue.queue_url
         for name, value in outputs.items():
             CfnOutput(self, str(name), value=value)
