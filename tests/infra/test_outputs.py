@@ -10,13 +10,19 @@ from recognizer.contract import StackOutput
 from tests.infra.helpers import logical_id_of
 
 # The client finds every resource through these names: the stack must declare exactly the contract's.
-COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE}
+# The stored-video outputs exist only with `-c video=true` (tests/infra/test_video.py).
+VIDEO = {
+    StackOutput.VIDEO_TIMELINES_BUCKET,
+    StackOutput.VIDEO_START_QUEUE_URL,
+    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+}
+COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE} - VIDEO
 
 
 def test_outputs_with_table(synth_template: Any) -> None:
     template = synth_template()
     outputs = template["Outputs"]
-    assert set(outputs) == {str(output) for output in StackOutput}
+    assert set(outputs) == {str(output) for output in StackOutput} - VIDEO
     assert outputs["ImagesBucketName"]["Value"] == {"Ref": logical_id_of(template, "StorageImages")}
     function_id = logical_id_of(template, "RecognitionFunction")
     assert outputs["FunctionName"]["Value"] == {"Ref": function_id}
