@@ -25,7 +25,13 @@ from tests.client.celeb_testkit import (
 )
 from tests.integration.rekognition_stub import CELEBRITIES, ERRORS_BY_KEY, NO_FACES
 
-CLIENT_OUTPUTS = {str(output) for output in StackOutput}
+# The stored-video outputs exist only with `-c video=true` (tests/client/test_video.py checks those).
+VIDEO_OUTPUTS = {
+    StackOutput.VIDEO_TIMELINES_BUCKET,
+    StackOutput.VIDEO_START_QUEUE_URL,
+    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+}
+CLIENT_OUTPUTS = {str(output) for output in StackOutput} - VIDEO_OUTPUTS
 LOCAL_OUTPUTS = CLIENT_OUTPUTS - {StackOutput.BACKFILL_STATE_MACHINE}
 
 

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 
 from celeb import video as celeb_video
 from celeb.errors import ExitCode
@@ -191,3 +193,47 @@ def test_a_stack_without_video_says_how_to_deploy_it(cli, stack, clip) -> None:
     result = cli("recognize", str(clip()))
     assert result.exit_code == ExitCode.CONFIG
     assert "-c video=true" in result.stderr
+
+
+def test_the_test_stacks_video_outputs_are_the_synthesized_stacks(synth_template) -> None:
+    synthesized = synth_template(video="true")
+    ours = {
+        StackOutput.VIDEO_TIMELINES_BUCKET,
+        StackOutput.VIDEO_START_QUEUE_URL,
+        StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+    }
+    assert ours <= set(synthesized["Outputs"])
+
+
+@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "IN_PROGRESS"])
+def test_stub_video_answers_have_the_services_shape(rekognition_stub, status) -> None:
+    model = botocore.session.get_session().get_service_model("rekognition")
+    jobs = VideoJobs(rekognition_stub, sns=None, page_size=2)
+    try:
+        code, started = jobs.start(
+            {
+                "Video": {
+                    "S3Object": {"Bucket": "b-1", "Name": "broken.mp4" if status == "FAILED" else "a.mp4"}
+                },
+                "NotificationChannel": {"SNSTopicArn": "t", "RoleArn": "r"},
+            }
+        )
+        assert code == 200
+        job = jobs.jobs[started["JobId"]]
+        job["status"] = status
+        answers = [
+            started,
+            jobs.get({"JobId": started["JobId"], "MaxResults": 1000})[1],
+            jobs.get({"JobId": started["JobId"], "NextToken": "2"})[1],
+        ]
+    finally:
+        for operation in ("Start", "Get"):
+            rekognition_stub.operations.pop(f"RekognitionService.{operation}CelebrityRecognition", None)
+    outputs = [model.operation_model("StartCelebrityRecognition").output_shape] + 2 * [
+        model.operation_model("GetCelebrityRecognition").output_shape
+    ]
+    for answer, shape in zip(answers, outputs, strict=True):
+        report = ParamValidator().validate(answer, shape)
+        assert not report.has_errors(), report.generate_report()
+    errors = {shape.name for shape in model.operation_model("StartCelebrityRecognition").error_shapes}
+    assert {"LimitExceededException", "InvalidParameterException"} <= errors
