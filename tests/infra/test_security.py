@@ -21,9 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # The only actions allowed on Resource "*": none of them supports resource-level permissions.
 STAR_RESOURCE_ACTIONS = {
     "rekognition:RecognizeCelebrities",
-    # Stored video (stacks/video.py): Rekognition's video operations take no resource either.
-    "rekognition:StartCelebrityRecognition",
-    "rekognition:GetCelebrityRecognition",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     # The backfill state machine's tracing and its log delivery (CDK grants these for Step Functions
