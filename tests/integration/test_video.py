@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,6 +26,7 @@ from recognizer.video.settings import load_video_settings
 from recognizer.video.start import handle_start
 from tests.handler.recognizer_testkit import create_results_table, eventbridge_event, sqs_event
 from tests.handler.video_testkit import ROLE_ARN, mp4_bytes, video_environment
+from tests.integration.moto_stack import function_python
 from tests.integration.rekognition_stub import RekognitionStub
 from tests.integration.rekognition_video_stub import FAILED_MESSAGE, VideoJobs, detections
 
@@ -197,3 +200,20 @@ def test_limit_exceeded_puts_the_start_back_on_the_queue(video: dict[str, Any]) 
     # Later, the delayed copy starts the job (delivered here by hand instead of waiting minutes).
     assert _start(video, ref) == {"batchItemFailures": []}
     assert len(jobs.jobs) == 1
+
+
+def test_the_bundled_asset_serves_the_video_entry_points(bundled_function_dir: Path) -> None:
+    """The video functions share the image function's asset: their handlers import there, with nothing else
+    of this repository on the path (python -I), on the runtime's Python; -B: no bytecode in the asset."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import video_handler; "
+        "print(video_handler.start, video_handler.results)"
+    )
+    done = subprocess.run(
+        [function_python(), "-I", "-B", "-c", code, str(bundled_function_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "function start" in done.stdout and "function results" in done.stdout
