@@ -252,3 +252,18 @@ def test_completion_after_a_timeout_still_records_the_result(
 def test_unreadable_messages_are_dropped_not_retried(setup: dict[str, Any]) -> None:
     event = sqs_event(("bad", "not json"), ("odd", json.dumps({"hello": "world"})))
     assert handle_results(event, None, services=setup["services"]) == {"batchItemFailures": []}
+
+
+def test_a_sweep_that_cannot_settle_a_job_is_not_handed_back(
+    setup: dict[str, Any], rekognition: Stubber
+) -> None:
+    """The next scheduled sweep tries again; retrying this one would only lead it to the dead-letter queue."""
+    services = setup["services"]
+    services.store.record_started(REF, "job-8", (WHEN - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    rekognition.add_client_error(
+        "get_celebrity_recognition", service_error_code="InternalServerError", http_status_code=500
+    )
+    assert handle_results(sqs_event(("s1", json.dumps(SCHEDULED))), None, services=services) == {
+        "batchItemFailures": []
+    }
+    assert [item["job_id"] for item in services.store.pending_jobs()] == ["job-8"]  # still pending

@@ -64,8 +64,12 @@ def handle_results(
         except (AttributeError, ValueError):
             log.log_event("video results: unreadable message dropped", logging.ERROR, message_id=message_id)
             continue
-        outcomes = _handle_document(document, services)
-        if JobOutcome.RETRY in outcomes and message_id:
+        if _is_scheduled(document):
+            # A job the sweep could not settle now is swept again in SWEEP_MINUTES: handing the
+            # scheduled event back would only walk it towards the dead-letter queue.
+            sweep(services)
+            continue
+        if JobOutcome.RETRY in _handle_document(document, services) and message_id:
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}
 
@@ -77,7 +81,7 @@ def _handle_document(document: Any, services: VideoServices) -> list[str]:
             document = json.loads(document.get("Message") or "")
         except ValueError:
             document = None
-    if isinstance(document, dict) and document.get("detail-type") == SCHEDULED_EVENT:
+    if _is_scheduled(document):
         return [str(outcome) for outcome in sweep(services)]
     if isinstance(document, dict) and isinstance(document.get("JobId"), str):
         if document.get("API", REKOGNITION_API) != REKOGNITION_API:
@@ -91,6 +95,10 @@ def _handle_document(document: Any, services: VideoServices) -> list[str]:
     )
     log.log_event("video results: message dropped", logging.ERROR, error_message=str(error))
     return []
+
+
+def _is_scheduled(document: Any) -> bool:
+    return isinstance(document, dict) and document.get("detail-type") == SCHEDULED_EVENT
 
 
 def sweep(services: VideoServices) -> list[JobOutcome]:
