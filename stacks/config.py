@@ -131,7 +131,9 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         # The video path records jobs in flight and their results in the table; without it a
         # finished job would have nowhere to go and no one to notice it.
         raise ConfigError(
-            "video", config.video, "false when results_table is false: stored-video recognition keeps "
-            "its jobs and results in the results table (deploy with -c results_table=true)"
+            "video",
+            config.video,
+            "false when results_table is false: stored-video recognition keeps "
+            "its jobs and results in the results table (deploy with -c results_table=true)",
         )
     return config
