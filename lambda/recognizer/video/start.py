@@ -31,6 +31,7 @@ from recognizer.video.settings import load_video_settings
 
 DEFERRALS_ATTRIBUTE = "video_deferrals"
 MAX_DELAY_SECONDS = 900  # SQS's longest DelaySeconds
+LONG_WAIT_DEFERRALS = 12  # 1 + 2 + 4 + 8 + 8 x 15 minutes: about two and a quarter hours
 
 
 class StartOutcome(StrEnum):
@@ -174,6 +175,8 @@ def _defer(record: dict[str, Any], services: VideoServices) -> bool:
         return False
     log.log_event(
         "video start deferred",
+        # After about two hours of waiting someone should look at the account's video jobs.
+        logging.WARNING if deferrals + 1 >= LONG_WAIT_DEFERRALS else logging.INFO,
         message_id=record.get("messageId"),
         delay_seconds=delay,
         deferrals=deferrals + 1,
