@@ -229,8 +229,12 @@ def print_appearances(console: Console, name: str, items: list[dict[str, Any]], 
     table.add_column("Confidence", justify="right")
     table.add_column("Analyzed at", no_wrap=True)
     for item in items:
+        where = image(item)
+        if is_video_item(item):  # when, in the video (index items of videos carry it)
+            first, last = _clock(item.get("first_seen_ms", 0)), _clock(item.get("last_seen_ms", 0))
+            where += f"\nvideo: {first}-{last}, {_count(int(item.get('appearances', 0)), 'appearance')}"
         table.add_row(
-            image(item),
+            where,
             _short_version(item.get("version_id")),
             _percent(item.get("confidence")),
             _when(item.get("analyzed_at")),

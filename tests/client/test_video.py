@@ -146,6 +146,7 @@ def test_recognize_a_video_waits_and_prints_its_timeline(cli, cloud, clip) -> No
     # And by celebrity, through the same index as images.
     by_name = cli("results", "--celebrity", "Alan Turing", "--json")
     assert [item["key"] for item in json.loads(by_name.stdout)["items"]] == ["talks/Keynote.MP4"]
+    assert "video: 0:00.0-0:00.2, 2 appearances" in cli("results", "--celebrity", "Alan Turing").stdout
 
 
 def test_no_wait_returns_the_job_reference(cli, cloud, clip) -> None:
