@@ -6,7 +6,7 @@ import typer
 
 from celeb import render
 from celeb.aws import Aws
-from celeb.errors import CelebError
+from celeb.errors import CelebError, UsageProblem
 from celeb.stack import StackOutputs
 from celeb.targets import Target
 from celeb.video import (
@@ -31,6 +31,13 @@ def recognize_videos(
 ) -> list[CelebError]:
     """Start every video first (their jobs run side by side), then follow them one after another."""
     table = require_video(outputs)
+    for target in videos:
+        if target.bucket is not None and target.bucket != outputs.bucket:
+            # The start function may read the stack's images bucket only (least privilege).
+            raise UsageProblem(
+                f"{target.source}: videos are analyzed in the stack's images bucket s3://{outputs.bucket}/ "
+                "only: copy it there, or give the local file"
+            )
     s3, sqs, dynamodb = aws.client("s3"), aws.client("sqs"), aws.client("dynamodb")
     started: list[tuple[Target, ImageRef]] = []
     for target in videos:

@@ -184,6 +184,13 @@ def test_an_s3_uri_asks_the_start_queue(cli, cloud) -> None:
     assert "Ada Lovelace" in result.stdout
 
 
+def test_a_video_in_another_bucket_is_a_usage_error(cli, cloud) -> None:
+    result = cli("recognize", "s3://someone-elses-bucket/clip.mp4")
+    assert result.exit_code == ExitCode.USAGE
+    assert f"s3://{cloud['names']['Images']}/ only" in result.stderr
+    assert cloud["jobs"].starts == []
+
+
 def test_not_a_video_file_is_a_usage_error_before_any_upload(cli, cloud, clip) -> None:
     result = cli("recognize", str(clip("notes.mp4", b"just text, not a video")))
     assert result.exit_code == ExitCode.USAGE
