@@ -23,6 +23,7 @@ from celeb.recognize import recognize_all
 from celeb.results import celebrity_appearances, image_summaries, person_matches, scan_summaries
 from celeb.stack import DEFAULT_STACK, StackOutputs, read_outputs
 from celeb.targets import parse_s3_uri, resolve_targets
+from celeb.video_command import recognize_videos
 from recognizer.contract import ImageRef, StackOutput
 
 app = typer.Typer(
@@ -116,7 +117,8 @@ def recognize(
         list[str],
         typer.Argument(
             metavar="PATH_OR_S3_URI",
-            help="Local JPEG/PNG files (uploaded to the images bucket) or s3://bucket/key URIs (used as is).",
+            help="Local JPEG/PNG images or MP4/MOV videos (uploaded to the images bucket) or s3://bucket/key "
+            "URIs (used as is).",
         ),
     ],
     prefix: Annotated[
@@ -131,17 +133,36 @@ def recognize(
             help="Also write each image with its celebrities' boxes and names into this folder.",
         ),
     ] = None,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Videos: print the job's reference and return; see it later "
+            "with `celeb results --image KEY`.",
+        ),
+    ] = False,
 ) -> None:
-    """Upload local images and recognize the celebrities in each image.
+    """Upload local images and recognize the celebrities in each image; videos (.mp4/.mov) too.
 
     Uploads are marked so that their own S3 event does not analyze them a second time: each
-    image costs one Rekognition call, with or without the results table.
+    image costs one Rekognition call, with or without the results table. A video's upload starts a
+    Rekognition job (the stack needs -c video=true); the command follows it and prints when each
+    celebrity appears.
     """
     # Local files are checked before the stack is even looked up: a typo costs no AWS call.
     targets = resolve_targets(images, prefix=prefix)
     if annotate is not None:
         pictures.check_directory(annotate)
     aws, outputs = _connect(ctx, max_concurrency=max_concurrency)
+    videos = [target for target in targets if target.is_video]
+    targets = [target for target in targets if not target.is_video]
+    if videos and targets and as_json:
+        raise UsageProblem("--json prints one document: give videos and images in separate runs")
+    if not targets:
+        errors = recognize_videos(aws, outputs, videos, wait=not no_wait, as_json=as_json)
+        if errors:
+            raise typer.Exit(int(worst_exit_code(errors)))
+        return
     # Only local files need the images bucket; S3 URIs name their own.
     bucket = outputs.bucket if any(target.upload for target in targets) else ""
     with render.recognize_progress(render.stderr_console(), len(targets)) as advance:
@@ -172,6 +193,9 @@ def recognize(
                 typer.echo(f"error: {picture.done.target.source}: {picture.error.message}", err=True)
             else:
                 typer.echo(f"{picture.done.target.source}: drawn in {picture.path}", err=True)
+    # Videos after the images: their jobs take minutes, the images' answers are ready now.
+    if videos:
+        errors += recognize_videos(aws, outputs, videos, wait=not no_wait, as_json=False)
     if errors:
         raise typer.Exit(int(worst_exit_code(errors)))
 

@@ -34,8 +34,11 @@ from recognizer.contract import (
     Celebrity,
     ImageRef,
     ResultStatus,
+    VideoResult,
     failure_of,
+    is_video_item,
     result_of,
+    video_result_of,
 )
 
 if TYPE_CHECKING:  # cloud_backfill draws with this module
@@ -165,6 +168,16 @@ def _celebrity_row(celebrity: Celebrity) -> tuple[str, str, str, str]:
 
 def _celebrities_or_error(item: dict[str, Any]) -> str:
     """A summary item's cell; items come checked by celeb.results, so the readers accept them."""
+    if item["status"] == ResultStatus.IN_PROGRESS:
+        return f"video job {item.get('job_id')} running since {_when(item.get('started_at'))}"
+    if item["status"] == ResultStatus.SUCCEEDED and is_video_item(item):
+        video = video_result_of(item)["celebrities"]
+        lines = (
+            f"{c['name']} ({_percent(c['confidence'])}, {_clock(c['first_seen_ms'])}-"
+            f"{_clock(c['last_seen_ms'])})"
+            for c in video
+        )
+        return "\n".join(lines) or "-"
     if item["status"] != ResultStatus.SUCCEEDED:
         failure = failure_of(item)
         return f"{failure['error_type']}: {failure['error_message']}"
@@ -196,6 +209,10 @@ def print_history(console: Console, ref: ImageRef, items: list[dict[str, Any]], 
             details,
         )
     console.print(table)
+    # A video's timeline, for its latest analyzed version (the history above lists the others).
+    videos = [item for item in items if item.get("status") == ResultStatus.SUCCEEDED and is_video_item(item)]
+    if videos:
+        print_video_result(console, video_result_of(videos[-1]))
 
 
 def print_appearances(console: Console, name: str, items: list[dict[str, Any]], *, limit: int) -> None:
@@ -212,8 +229,12 @@ def print_appearances(console: Console, name: str, items: list[dict[str, Any]], 
     table.add_column("Confidence", justify="right")
     table.add_column("Analyzed at", no_wrap=True)
     for item in items:
+        where = image(item)
+        if is_video_item(item):  # when, in the video (index items of videos carry it)
+            first, last = _clock(item.get("first_seen_ms", 0)), _clock(item.get("last_seen_ms", 0))
+            where += f"\nvideo: {first}-{last}, {_count(int(item.get('appearances', 0)), 'appearance')}"
         table.add_row(
-            image(item),
+            where,
             _short_version(item.get("version_id")),
             _percent(item.get("confidence")),
             _when(item.get("analyzed_at")),
@@ -241,6 +262,86 @@ def print_summaries(console: Console, items: list[dict[str, Any]], *, limit: int
             _when(item.get("analyzed_at")),
         )
     console.print(table)
+
+
+# video
+
+
+def _clock(ms: Any) -> str:
+    """Milliseconds into a video as h:mm:ss.s (m:ss.s under an hour)."""
+    tenths = int(ms) // 100
+    hours, rest = divmod(tenths, 36_000)
+    minutes, rest = divmod(rest, 600)
+    seconds = f"{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{minutes:02d}:{seconds}" if hours else f"{minutes}:{seconds}"
+
+
+INTERVALS_SHOWN = 6
+
+
+def _intervals(intervals: list[list[int]], total: int) -> str:
+    shown = ", ".join(f"{_clock(start)}-{_clock(end)}" for start, end in intervals[:INTERVALS_SHOWN])
+    more = total - min(len(intervals), INTERVALS_SHOWN)
+    return shown + (f", … {more} more" if more > 0 else "")
+
+
+def print_video_result(console: Console, result: VideoResult) -> None:
+    """One table row per celebrity: when they appear in the video (the timeline, summarized)."""
+    console.print(
+        f"s3://{result['bucket']}/{result['key']}  (version {_version(result['version_id'])})", style="bold"
+    )
+    details = [
+        f"analyzed at {_when(result['analyzed_at'])}",
+        _count(len(result["celebrities"]), "celebrity"),
+        _count(result["detections"], "detection"),
+    ]
+    if result.get("duration_ms"):
+        details.append(f"duration {_clock(result['duration_ms'])}")
+    console.print(" · ".join(details))
+    if result.get("timeline"):
+        console.print(f"full timeline: {result['timeline']}")
+    if not result["celebrities"]:
+        console.print("no celebrity recognized")
+        return
+    table = Table()
+    table.add_column("Name", style="bold")
+    table.add_column("Confidence", justify="right")
+    table.add_column("First seen", justify="right")
+    table.add_column("Last seen", justify="right")
+    table.add_column("Appearances", justify="right")
+    table.add_column("Intervals", overflow="fold")
+    table.add_column("Box at best frame")
+    for celebrity in result["celebrities"]:
+        table.add_row(
+            celebrity["name"],
+            _percent(celebrity["confidence"]),
+            _clock(celebrity["first_seen_ms"]),
+            _clock(celebrity["last_seen_ms"]),
+            str(celebrity["appearances"]),
+            _intervals(
+                celebrity["intervals"], int(celebrity.get("interval_count", len(celebrity["intervals"])))
+            ),
+            f"at {_clock(celebrity.get('best_ms', 0))}\n{_box(celebrity['bounding_box'])}",
+        )
+    console.print(table)
+
+
+@contextmanager
+def video_progress(console: Console, label: str) -> Iterator[Callable[[str], None]]:
+    """Yields a callback that shows the job's state; a spinner and the elapsed time on a terminal."""
+    if not console.is_terminal:
+        yield lambda state: None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(label)
+        yield lambda state: progress.update(task, description=f"{label}: {state}")
 
 
 # backfill

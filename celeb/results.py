@@ -37,8 +37,10 @@ from recognizer.contract import (
     from_decimals,
     image_pk,
     image_ref_prefix,
+    is_video_item,
     result_of,
     summary_sk,
+    video_result_of,
     watchlist_match_of,
 )
 
@@ -177,8 +179,8 @@ def checked_summary(item: dict[str, Any], table: str) -> dict[str, Any]:
     """`item` once the contract's reader for its status accepted it."""
     try:
         if item.get("status") == ResultStatus.SUCCEEDED:
-            result_of(item)
-        else:
+            video_result_of(item) if is_video_item(item) else result_of(item)
+        elif item.get("status") != ResultStatus.IN_PROGRESS:  # a video job that runs: nothing to read yet
             failure_of(item)
     except ContractError as exc:
         raise ConfigProblem(

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from celeb.errors import UsageProblem
-from recognizer.contract import IMAGE_FORMATS, MAGIC_BYTES_NEEDED, ImageFormat, ImageRef, detect_format
+from celeb.video import LocalVideo, check_local_video
+from recognizer.contract import (
+    IMAGE_FORMATS,
+    MAGIC_BYTES_NEEDED,
+    ImageFormat,
+    ImageRef,
+    detect_format,
+    is_video_key,
+)
 
 # "JPEG or PNG": the formats Rekognition reads, named for messages.
 FORMAT_NAMES = " or ".join(image_format.name.upper() for image_format in IMAGE_FORMATS)
@@ -34,9 +42,15 @@ class Target:
     key: str
     bucket: str | None = None
     upload: LocalImage | None = None
+    video: LocalVideo | None = None  # a local video to upload (.mp4/.mov)
 
     def ref(self, images_bucket: str) -> ImageRef:
         return ImageRef(self.bucket or images_bucket, self.key)
+
+    @property
+    def is_video(self) -> bool:
+        """Videos start a Rekognition job instead of invoking the function (celeb.video)."""
+        return self.video is not None or (self.upload is None and is_video_key(self.key))
 
 
 def parse_s3_uri(text: str) -> ImageRef | None:
@@ -78,11 +92,12 @@ def resolve_targets(arguments: list[str], *, prefix: str) -> list[Target]:
         if ref is not None:
             targets.append(Target(argument, ref.key, bucket=ref.bucket))
             continue
-        local = check_local_image(argument)
+        video = check_local_video(argument) if is_video_key(argument) else None
+        local = check_local_image(argument) if video is None else None
         # The key is the prefix and the bare file name, as is: S3 prefixes are plain strings.
-        key = prefix + local.path.name
+        key = prefix + Path(argument).name
         if key in seen:
             raise UsageProblem(f"{seen[key]} and {argument} would both upload to the key {key!r}")
         seen[key] = argument
-        targets.append(Target(argument, key, upload=local))
+        targets.append(Target(argument, key, upload=local, video=video))
     return targets

@@ -87,6 +87,11 @@ class AppConfig:
     watchlist_threshold: float = _DEFAULTS["watchlist_threshold"]
     watchlist_alert_email: str = _DEFAULTS["watchlist_alert_email"]
     watchlist_match_retention_days: int = _DEFAULTS["watchlist_match_retention_days"]
+    # Stored video (stacks/video.py), defaults from the contract as above.
+    video: bool = _DEFAULTS["video"]
+    video_job_timeout_minutes: int = _DEFAULTS["video_job_timeout_minutes"]
+    video_max_concurrent_jobs: int = _DEFAULTS["video_max_concurrent_jobs"]
+    video_interval_gap_ms: int = _DEFAULTS["video_interval_gap_ms"]
 
     @property
     def is_dev(self) -> bool:
@@ -133,4 +138,13 @@ def load_config(context: Mapping[str, Any]) -> AppConfig:
         # The watchlist's matches (and the per-person index `celeb results --person` reads) live there.
         raise ConfigError("watchlist", config.watchlist, "false when results_table is false: the "
                           "watchlist stores its matches in the results table")  # fmt: skip
+    if config.video and not config.results_table:
+        # The video path records jobs in flight and their results in the table; without it a
+        # finished job would have nowhere to go and no one to notice it.
+        raise ConfigError(
+            "video",
+            config.video,
+            "false when results_table is false: stored-video recognition keeps "
+            "its jobs and results in the results table (deploy with -c results_table=true)",
+        )
     return config

@@ -45,8 +45,8 @@ def _spellings(suffix: str) -> list[str]:
     return ["".join(chars) for chars in itertools.product(*({c.lower(), c.upper()} for c in suffix))]
 
 
-def upload_key_filter(upload_prefix: str) -> list[dict[str, Any]]:
-    """The matchers on `detail.object.key` for image uploads under `upload_prefix`.
+def upload_key_filter(upload_prefix: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[dict[str, Any]]:
+    """The matchers on `detail.object.key` for uploads under `upload_prefix` ending in `suffixes` (images).
 
     EventBridge ORs the matchers of one field, one matcher holds exactly one operator, and a field
     repeated inside `$or` replaces the outer one instead of adding to it (aws/event-ruler compiles
@@ -62,27 +62,30 @@ def upload_key_filter(upload_prefix: str) -> list[dict[str, Any]]:
     spelled that way too. Letters, digits, "/", "_", "." and "-" read the same either way.
     """
     if not upload_prefix:
-        return [{"suffix": {"equals-ignore-case": suffix}} for suffix in IMAGE_SUFFIXES]
+        return [{"suffix": {"equals-ignore-case": suffix}} for suffix in suffixes]
     # Wildcard syntax reserves "*" and the backslash: escaped, should the encoding ever leave one.
     literal = quote_plus(upload_prefix, safe="/").replace("\\", "\\\\").replace("*", "\\*")
     return [
         {"wildcard": f"{literal}*{spelling}"}
-        for suffix in IMAGE_SUFFIXES
+        for suffix in suffixes
         for spelling in sorted(_spellings(suffix))
     ]
 
 
-def upload_event_pattern(bucket_name: str, upload_prefix: str) -> dict[str, Any]:
-    """The event pattern of image uploads to `bucket_name`, as EventBridge reads it."""
+def upload_event_pattern(
+    bucket_name: str, upload_prefix: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES
+) -> dict[str, Any]:
+    """The event pattern of uploads to `bucket_name` ending in `suffixes` (images), for EventBridge."""
+    keys = upload_key_filter(upload_prefix, suffixes)
     return {
         "source": [S3_EVENT_SOURCE],
         "detail-type": [OBJECT_CREATED],
-        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": upload_key_filter(upload_prefix)}},
+        "detail": {"bucket": {"name": [bucket_name]}, "object": {"key": keys}},
     }
 
 
-def _check_pattern_size(upload_prefix: str) -> None:
-    size = len(json.dumps(upload_event_pattern(_LONGEST_BUCKET_NAME, upload_prefix)))
+def check_pattern_size(upload_prefix: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> None:
+    size = len(json.dumps(upload_event_pattern(_LONGEST_BUCKET_NAME, upload_prefix, suffixes)))
     if size > MAX_EVENT_PATTERN_CHARS:
         raise ConfigError(
             "upload_prefix",
@@ -102,7 +105,7 @@ class UploadIngestion(Construct):
         images: s3.Bucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        _check_pattern_size(config.upload_prefix)
+        check_pattern_size(config.upload_prefix)
 
         self.dead_letter_queue = queues.dead_letter_queue(self, "DeadLetterQueue")
         acknowledge(

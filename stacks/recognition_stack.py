@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
 from recognizer.contract import StackOutput
@@ -16,6 +17,7 @@ from stacks.ingestion import UploadIngestion
 from stacks.recognition_function import RecognitionFunction
 from stacks.results_table import ResultsTable
 from stacks.storage import ImageStorage
+from stacks.video import VideoAnalysis
 from stacks.watchlist import Watchlist
 
 
@@ -90,6 +92,17 @@ class CelebrityRecognitionStack(Stack):
                 ingestion=ingestion,
                 alarm_topic=alarms.topic,
             )
+        video = None
+        if config.video:
+            # load_config refuses video without the results table: the jobs are recorded there.
+            assert results is not None
+            video = VideoAnalysis(
+                self, "Video", config=config, images=storage.images, access_logs=storage.access_logs,
+                results=results,
+            )  # fmt: skip
+            if alarms.topic is not None:
+                for alarm in video.alarms:
+                    alarm.add_alarm_action(actions.SnsAction(alarms.topic))
 
         self.images_bucket = storage.images
         self.function = recognition.function
@@ -117,5 +130,9 @@ class CelebrityRecognitionStack(Stack):
         if watchlist is not None:
             outputs[StackOutput.WATCHLIST_COLLECTION] = watchlist.collection.ref
             outputs[StackOutput.WATCHLIST_FUNCTION_NAME] = watchlist.function.function_name
+        if video is not None:
+            outputs[StackOutput.VIDEO_TIMELINES_BUCKET] = video.timelines.bucket_name
+            outputs[StackOutput.VIDEO_START_QUEUE_URL] = video.start_queue.queue_url
+            outputs[StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL] = video.start_dead_letter_queue.queue_url
         for name, value in outputs.items():
             CfnOutput(self, str(name), value=value)

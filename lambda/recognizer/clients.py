@@ -65,6 +65,11 @@ def dynamodb() -> Any:
     return _client(("dynamodb",), "dynamodb", DYNAMODB_CONFIG)
 
 
+def sqs() -> Any:
+    """The video start function sends a start back to its queue, delayed, when Rekognition says later."""
+    return _client(("sqs",), "sqs", S3_CONFIG)
+
+
 def reset_clients(*, keep_session: bool = False) -> None:
     """Forget cached clients (and the session unless kept) so the next call builds new ones."""
     global _session

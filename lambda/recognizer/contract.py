@@ -6,7 +6,8 @@ from `lambda/`). Whoever needs a table key, an output name, a setting's default 
 image format or the result's shape imports it from here; nothing else spells them.
 
 Sections: images, object references, settings, stack outputs and function environment, upload
-events, result shape, results table, cloud backfill, content records (deduplication), metrics.
+events, result shape, results table, cloud backfill, content records (deduplication), metrics,
+watchlist, stored video.
 """
 
 from __future__ import annotations
@@ -267,6 +268,20 @@ SETTINGS: tuple[Setting, ...] = (
             pattern=r"(?:[^@\s]+@[^@\s]+\.[^@\s]+)?", allowed="an email address, or empty for no alerts"),
     Setting("watchlist_match_retention_days", 365, "days a watchlist match record lives in the results "
             "table before DynamoDB's TTL deletes it", kind="int", low=1, high=3650),
+    # video: stored-video celebrity recognition (stacks/video.py, recognizer/video/); needs the table.
+    Setting("video", False, "recognize celebrities in uploaded `.mp4`/`.mov` videos (H.264) with "
+            "Rekognition's stored-video jobs (needs `results_table`)", kind="bool"),
+    # Rekognition keeps a job's results for 7 days: a later look would find nothing to record.
+    Setting("video_job_timeout_minutes", 120, "a video job without a completion after this long is "
+            "looked up, then recorded as its result, its failure or a timeout", kind="int", low=15,
+            high=7 * 24 * 60),
+    # Rekognition's default quota is 20 concurrent stored-video jobs per account and region; SQS
+    # event sources need a maximum concurrency of at least 2.
+    Setting("video_max_concurrent_jobs", 10, "the most video jobs this stack keeps running at once "
+            "(also the start function's concurrency): leave room under Rekognition's quota of 20",
+            kind="int", low=2, high=1000),
+    Setting("video_interval_gap_ms", 2000, "detections of one celebrity closer than this (ms) form one "
+            "interval of the video timeline", kind="int", low=0, high=600000),
 )  # fmt: skip
 SETTINGS_BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
 # Old context keys: they still answer, with an error naming the new key.
@@ -289,6 +304,10 @@ class StackOutput(StrEnum):
     DASHBOARD_URL = "DashboardUrl"  # the console's address of it (the aws partition's console)
     WATCHLIST_COLLECTION = "WatchlistCollectionId"  # only with -c watchlist=true
     WATCHLIST_FUNCTION_NAME = "WatchlistFunctionName"  # only with -c watchlist=true
+    # video: only when the stack has stored-video recognition
+    VIDEO_TIMELINES_BUCKET = "VideoTimelinesBucketName"
+    VIDEO_START_QUEUE_URL = "VideoStartQueueUrl"
+    VIDEO_DEAD_LETTER_QUEUE_URL = "VideoDeadLetterQueueUrl"
 
 
 ENV_RESULTS_TABLE = "RESULTS_TABLE_NAME"  # absent: results are returned, not stored
@@ -431,6 +450,7 @@ class ResultStatus(StrEnum):
 
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    IN_PROGRESS = "IN_PROGRESS"  # a video whose Rekognition job has started and not yet been recorded
 
 
 class FailureCause(StrEnum):
@@ -943,3 +963,218 @@ def watchlist_match_of(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def is_watchlist_item(item: Mapping[str, Any]) -> bool:
     return _plain_key(item.get(SORT_KEY)).startswith(WATCHLIST_PREFIX)
+
+
+# --------------------------------------------------------------------------------------------
+# Stored video (stacks/video.py starts and collects Rekognition's stored-video jobs; celeb reads
+# them). Rekognition's limits for StartCelebrityRecognition: H.264 in an MP4 or MOV container, at
+# most 10 GB, at most 6 hours. One video version in the results table:
+# - the summary item, as for an image (`image_pk`, `summary_sk`), with `media = "video"` and the
+#   `job_id`: status IN_PROGRESS from the start, then SUCCEEDED (per-celebrity summary) or FAILED;
+# - one index item per celebrity (`celebrity_sk`, CELEBRITY_INDEX), so `--celebrity` finds videos;
+# - while its job runs, a pending item `pk = VIDEO_JOBS_PK`, `sk = PENDING#<job id>`: the jobs in
+#   flight in one small partition, which the completion and the sweep read and delete.
+# The full timeline (every detection) is a JSON object in the stack's timelines bucket: a six-hour
+# video can hold hundreds of thousands of detections, far beyond DynamoDB's 400 KB per item.
+
+VIDEO_SUFFIXES = (".mp4", ".mov")
+VIDEO_CONTENT_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime"}
+MAX_VIDEO_BYTES = 10 * 1024**3  # Rekognition's 10 GB limit for a stored video
+MAX_VIDEO_SECONDS = 6 * 3600
+H264_SAMPLE_ENTRIES = ("avc1", "avc3")  # ISO BMFF sample entry codes of H.264 (AVC) video tracks
+MEDIA_VIDEO = "video"  # the `media` attribute of a video's items (images carry none)
+VIDEO_JOBS_PK = "VIDEOJOBS"
+PENDING_JOB_PREFIX = "PENDING#"
+TIMELINE_PREFIX = "timelines/"
+# Summary items keep at most this many intervals per celebrity (the timeline object keeps all): a
+# summary of hundreds of celebrities then stays well under DynamoDB's 400 KB item limit.
+SUMMARY_INTERVALS = 20
+# Environment of the video functions (the stack writes them; recognizer.video.settings reads them).
+ENV_VIDEO_TOPIC_ARN = "VIDEO_TOPIC_ARN"
+ENV_VIDEO_ROLE_ARN = "VIDEO_ROLE_ARN"
+ENV_VIDEO_START_QUEUE_URL = "VIDEO_START_QUEUE_URL"
+ENV_VIDEO_TIMELINES_BUCKET = "VIDEO_TIMELINES_BUCKET"
+ENV_VIDEO_MAX_CONCURRENT_JOBS = "VIDEO_MAX_CONCURRENT_JOBS"
+ENV_VIDEO_JOB_TIMEOUT_MINUTES = "VIDEO_JOB_TIMEOUT_MINUTES"
+ENV_VIDEO_INTERVAL_GAP_MS = "VIDEO_INTERVAL_GAP_MS"
+
+
+def is_video_key(key: str) -> bool:
+    """Whether uploads under this key start a video job (suffix, any case)."""
+    return key.lower().endswith(VIDEO_SUFFIXES)
+
+
+def video_job_token(bucket: str, key: str, version_id: str | None) -> str:
+    """StartCelebrityRecognition's ClientRequestToken for one object version.
+
+    64 hex digits: the API allows 1-64 characters of [a-zA-Z0-9-_]. The same version always gives
+    the same token, so a redelivered upload event gets the job already started, not a second one.
+    """
+    name = "\0".join((bucket, key, version_label(version_id)))
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def timeline_key(job_id: str) -> str:
+    """Where the timelines bucket keeps a job's full timeline."""
+    return f"{TIMELINE_PREFIX}{job_id}.json"
+
+
+class VideoAppearance(TypedDict):
+    """One celebrity in one video version, aggregated over every detection of the job."""
+
+    name: str
+    id: str
+    urls: list[str]
+    known_gender: str | None
+    confidence: float  # the highest match confidence over the detections
+    best_ms: int  # the timestamp of that detection
+    bounding_box: BoundingBox  # the face's box in that frame
+    first_seen_ms: int
+    last_seen_ms: int
+    appearances: int  # detections (sampled frames) the celebrity was recognized in
+    intervals: list[list[int]]  # [start_ms, end_ms] pairs, detections within the gap merged
+    interval_count: int  # all intervals (summary items keep the first SUMMARY_INTERVALS)
+
+
+class VideoResult(TypedDict):
+    bucket: str
+    key: str
+    version_id: str | None
+    job_id: str
+    celebrities: list[VideoAppearance]  # highest confidence first
+    detections: int  # recognitions Rekognition returned (after min_confidence)
+    duration_ms: int | None  # from Rekognition's VideoMetadata, when given
+    timeline: str | None  # s3://bucket/key of the full timeline, None when not written
+    analyzed_at: str  # ANALYZED_AT_FORMAT, UTC: when the result was recorded
+
+
+def pending_job_key(job_id: str) -> dict[str, str]:
+    return {PARTITION_KEY: VIDEO_JOBS_PK, SORT_KEY: f"{PENDING_JOB_PREFIX}{job_id}"}
+
+
+def pending_job_item(ref: ImageRef, job_id: str, started_at: str) -> dict[str, Any]:
+    """The marker of a job in flight: which version it analyzes and since when."""
+    item: dict[str, Any] = {**pending_job_key(job_id), "bucket": ref.bucket, "key": ref.key,
+                            "job_id": job_id, "started_at": started_at}  # fmt: skip
+    if ref.version_id is not None:
+        item["version_id"] = ref.version_id
+    return item
+
+
+def pending_job_of(item: Mapping[str, Any]) -> tuple[ImageRef, str, str]:
+    """(the version, the job id, started_at) of a pending item; ContractError when it is not one."""
+    plain = from_decimals(dict(item))
+    where = f"item {plain.get(PARTITION_KEY)!r} {plain.get(SORT_KEY)!r}"
+    for name in ("bucket", "key", "job_id", "started_at"):
+        _expect(isinstance(plain.get(name), str), f"{where}.{name}", "a string", plain.get(name))
+    _expect(plain.get("version_id") is None or isinstance(plain["version_id"], str),
+            f"{where}.version_id", "a string or absent", plain.get("version_id"))  # fmt: skip
+    ref = ImageRef(plain["bucket"], plain["key"], plain.get("version_id"))
+    return ref, plain["job_id"], plain["started_at"]
+
+
+def video_started_item(ref: ImageRef, job_id: str, started_at: str) -> dict[str, Any]:
+    """The summary item of a video whose job runs (status IN_PROGRESS)."""
+    item = _base_item(ref.bucket, ref.key, ref.version_id, ResultStatus.IN_PROGRESS, started_at)
+    return item | {"media": MEDIA_VIDEO, "job_id": job_id, "started_at": started_at,
+                   "celebrity_count": 0, "unrecognized_faces": 0, "celebrities": []}  # fmt: skip
+
+
+def video_summary_item(result: VideoResult) -> dict[str, Any]:
+    """The SUCCEEDED summary item of a video: every celebrity, intervals cut to SUMMARY_INTERVALS."""
+    item = _base_item(result["bucket"], result["key"], result["version_id"], ResultStatus.SUCCEEDED,
+                      result["analyzed_at"])  # fmt: skip
+    celebrities = [
+        {**celebrity, "intervals": celebrity["intervals"][:SUMMARY_INTERVALS]}
+        for celebrity in result["celebrities"]
+    ]
+    item |= {
+        "media": MEDIA_VIDEO,
+        "job_id": result["job_id"],
+        "celebrity_count": len(celebrities),
+        "unrecognized_faces": 0,  # Rekognition's video API reports recognized celebrities only
+        "celebrities": celebrities,
+        "detections": result["detections"],
+    }
+    for name in ("duration_ms", "timeline"):
+        if result[name] is not None:  # type: ignore[literal-required]
+            item[name] = result[name]  # type: ignore[literal-required]
+    return to_decimals(item)
+
+
+def video_celebrity_items(result: VideoResult) -> list[dict[str, Any]]:
+    """One index item per celebrity of the video, as `celebrity_items` writes them for an image."""
+    bucket, key, version_id = result["bucket"], result["key"], result["version_id"]
+    items = []
+    for celebrity in result["celebrities"]:
+        if not celebrity["id"] or not celebrity["name"]:
+            continue  # DynamoDB refuses empty key strings; the summary keeps such a match
+        item = {
+            PARTITION_KEY: image_pk(bucket, key),
+            SORT_KEY: celebrity_sk(version_id, celebrity["id"]),
+            CELEBRITY_INDEX_PARTITION_KEY: celebrity["name"],
+            CELEBRITY_INDEX_SORT_KEY: image_ref(bucket, key, version_id),
+            "celebrity_id": celebrity["id"],
+            "bucket": bucket,
+            "key": key,
+            "confidence": celebrity["confidence"],
+            "analyzed_at": result["analyzed_at"],
+            "media": MEDIA_VIDEO,
+            "first_seen_ms": celebrity["first_seen_ms"],
+            "last_seen_ms": celebrity["last_seen_ms"],
+            "appearances": celebrity["appearances"],
+        }
+        if version_id is not None:
+            item["version_id"] = version_id
+        items.append(to_decimals(item))
+    return items
+
+
+def video_failure_item(ref: ImageRef, error_type: str, message: str, cause: FailureCause, analyzed_at: str,
+                       job_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A FAILED video summary: `failure_item` marked as a video, with its job when one started."""
+    item = failure_item(ref, error_type, message, cause, analyzed_at) | {"media": MEDIA_VIDEO}
+    if job_id is not None:
+        item["job_id"] = job_id
+    return item
+
+
+def is_video_item(item: Mapping[str, Any]) -> bool:
+    return item.get("media") == MEDIA_VIDEO
+
+
+def video_result_of(item: Mapping[str, Any]) -> VideoResult:
+    """The result a SUCCEEDED video summary item holds; ContractError when it is not one."""
+    plain = from_decimals(dict(item))
+    where = f"item {plain.get(PARTITION_KEY)!r} {plain.get(SORT_KEY)!r}"
+    _expect(plain.get("status") == ResultStatus.SUCCEEDED and is_video_item(plain), where,
+            "a SUCCEEDED video summary", plain.get("status"))  # fmt: skip
+    fields = (("bucket", str, "a string"), ("key", str, "a string"), ("job_id", str, "a string"),
+              ("celebrities", list, "a list"), ("analyzed_at", str, "a string"),
+              ("detections", int, "a whole number"))  # fmt: skip
+    for name, kind, expected in fields:
+        _expect(isinstance(plain.get(name), kind), f"{where}.{name}", expected, plain.get(name))
+    for index, celebrity in enumerate(plain["celebrities"]):
+        _read_appearance(celebrity, f"{where}.celebrities[{index}]")
+    return {
+        "bucket": plain["bucket"],
+        "key": plain["key"],
+        "version_id": plain.get("version_id"),
+        "job_id": plain["job_id"],
+        "celebrities": plain["celebrities"],
+        "detections": plain["detections"],
+        "duration_ms": plain.get("duration_ms"),
+        "timeline": plain.get("timeline"),
+        "analyzed_at": plain["analyzed_at"],
+    }
+
+
+def _read_appearance(celebrity: Any, where: str) -> None:
+    _expect(isinstance(celebrity, dict), where, "an object", celebrity)
+    number = (int, float)
+    fields = (("name", str, "a string"), ("id", str, "a string"), ("confidence", number, "a number"),
+              ("first_seen_ms", int, "a whole number"), ("last_seen_ms", int, "a whole number"),
+              ("appearances", int, "a whole number"), ("intervals", list, "a list"),
+              ("bounding_box", dict, "an object"))  # fmt: skip
+    for name, kinds, expected in fields:
+        _expect(isinstance(celebrity.get(name), kinds), f"{where}.{name}", expected, celebrity.get(name))

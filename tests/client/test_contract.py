@@ -25,8 +25,14 @@ from tests.client.celeb_testkit import (
 )
 from tests.integration.rekognition_stub import CELEBRITIES, ERRORS_BY_KEY, NO_FACES
 
+# The stored-video outputs exist only with `-c video=true` (tests/client/test_video.py checks those).
+VIDEO_OUTPUTS = {
+    StackOutput.VIDEO_TIMELINES_BUCKET,
+    StackOutput.VIDEO_START_QUEUE_URL,
+    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+}
 # The watchlist's outputs exist only with -c watchlist=true (tests/client/test_watchlist.py's stack).
-CLIENT_OUTPUTS = {str(output) for output in StackOutput} - {
+CLIENT_OUTPUTS = {str(output) for output in StackOutput} - VIDEO_OUTPUTS - {
     StackOutput.WATCHLIST_COLLECTION,
     StackOutput.WATCHLIST_FUNCTION_NAME,
 }

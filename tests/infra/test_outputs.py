@@ -14,13 +14,19 @@ WATCHLIST = {
     StackOutput.WATCHLIST_COLLECTION,
     StackOutput.WATCHLIST_FUNCTION_NAME,
 }  # only with -c watchlist=true
-COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE} - WATCHLIST
+# The stored-video outputs exist only with `-c video=true` (tests/infra/test_video.py).
+VIDEO = {
+    StackOutput.VIDEO_TIMELINES_BUCKET,
+    StackOutput.VIDEO_START_QUEUE_URL,
+    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+}
+COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE} - WATCHLIST - VIDEO
 
 
 def test_outputs_with_table(synth_template: Any) -> None:
     template = synth_template()
     outputs = template["Outputs"]
-    assert set(outputs) == {str(output) for output in StackOutput} - WATCHLIST
+    assert set(outputs) == {str(output) for output in StackOutput} - WATCHLIST - VIDEO
     assert outputs["ImagesBucketName"]["Value"] == {"Ref": logical_id_of(template, "StorageImages")}
     function_id = logical_id_of(template, "RecognitionFunction")
     assert outputs["FunctionName"]["Value"] == {"Ref": function_id}

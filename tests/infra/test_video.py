@@ -1,0 +1,376 @@
+"""Stored video in the template: rule, queues, topic and its key, Rekognition's role, functions, alarms."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import aws_cdk as cdk
+import pytest
+from moto.events.models import EventPattern
+
+from recognizer.contract import StackOutput
+from stacks.app import create_app
+from stacks.config import ConfigError
+from tests.infra.helpers import as_list, logical_id_of, only, resources, statements
+from tests.infra.test_security import wildcard_problems
+
+VIDEO = {"video": "true", "video_max_concurrent_jobs": "7", "alarm_email": "ops@example.com"}
+VIDEO_OUTPUTS = {
+    StackOutput.VIDEO_TIMELINES_BUCKET,
+    StackOutput.VIDEO_START_QUEUE_URL,
+    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template(synth_template: Any) -> dict[str, Any]:
+    return synth_template(**VIDEO)
+
+
+@pytest.fixture(scope="module")
+def prefixed(synth_template: Any) -> dict[str, Any]:
+    return synth_template(video="true", upload_prefix="incoming/")
+
+
+def _id(template: dict[str, Any], path: str) -> str:
+    return logical_id_of(template, path)
+
+
+def _arn(template: dict[str, Any], path: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [_id(template, path), "Arn"]}
+
+
+def _props(template: dict[str, Any], path: str) -> dict[str, Any]:
+    return template["Resources"][_id(template, path)]["Properties"]
+
+
+def _actions(found: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in found for action in as_list(statement["Action"])}
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+
+def test_off_by_default(synth_template: Any) -> None:
+    default = synth_template()
+    assert not resources(default, "AWS::SNS::Topic") and not resources(default, "AWS::KMS::Key")
+    assert not VIDEO_OUTPUTS & set(default["Outputs"])
+
+
+def test_video_without_the_results_table_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"'video'.*results_table"):
+        create_app({"video": "true", "results_table": "false"})
+
+
+def test_outputs_name_the_timelines_bucket_and_queues(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert set(outputs) >= VIDEO_OUTPUTS
+    assert outputs["VideoTimelinesBucketName"]["Value"] == {"Ref": _id(template, "VideoTimelines")}
+    assert outputs["VideoStartQueueUrl"]["Value"] == {"Ref": _id(template, "VideoStartQueue")}
+
+
+# --- the event path --------------------------------------------------------------------------------
+
+BUCKET = "images-bucket"
+
+
+def _matcher(template: dict[str, Any], description_start: str) -> EventPattern:
+    [rule] = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"].get("Description", "").startswith(description_start)
+    ]
+    bucket_ref = json.dumps({"Ref": _id(template, "StorageImages")})
+    return EventPattern.load(json.dumps(rule["EventPattern"]).replace(bucket_ref, json.dumps(BUCKET)))
+
+
+def _event(key: str) -> dict[str, Any]:
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {
+            "bucket": {"name": BUCKET},
+            "object": {"key": quote_plus(key, safe="/"), "version-id": "v1"},
+        },
+    }
+
+
+KEYS = ["clip.mp4", "Clip.MP4", "b roll.Mov", "photo.jpg", "clip.mp4.txt", "incoming/x.mOv", "notes.mp3"]
+
+
+def test_video_rule_selects_video_suffixes_in_any_case(template: dict[str, Any]) -> None:
+    video = _matcher(template, "Video uploads")
+    assert [key for key in KEYS if video.matches_event(_event(key))] == [  # type: ignore[arg-type]
+        "clip.mp4",
+        "Clip.MP4",
+        "b roll.Mov",
+        "incoming/x.mOv",
+    ]
+    # The image rule still sees images only: a video never reaches RecognizeCelebrities.
+    images = _matcher(template, "Image uploads")
+    assert [key for key in KEYS if images.matches_event(_event(key))] == ["photo.jpg"]  # type: ignore[arg-type]
+
+
+def test_video_rule_honours_the_upload_prefix(prefixed: dict[str, Any]) -> None:
+    video = _matcher(prefixed, "Video uploads")
+    assert [key for key in KEYS if video.matches_event(_event(key))] == ["incoming/x.mOv"]  # type: ignore[arg-type]
+
+
+def test_rule_targets_the_start_queue_with_a_dead_letter_queue(template: dict[str, Any]) -> None:
+    [target] = _props(template, "VideoUploads")["Targets"]
+    assert target["Arn"] == _arn(template, "VideoStartQueue")
+    assert target["DeadLetterConfig"] == {"Arn": _arn(template, "VideoStartDeadLetterQueue")}
+
+
+@pytest.mark.parametrize(
+    ("queue", "dead_letters"),
+    [
+        ("VideoStartQueue", "VideoStartDeadLetterQueue"),
+        ("VideoCompletionQueue", "VideoCompletionDeadLetterQueue"),
+    ],
+)
+def test_queues_are_encrypted_tls_only_with_dead_letter_queues(
+    template: dict[str, Any], queue: str, dead_letters: str
+) -> None:
+    props = _props(template, queue)
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": _arn(template, dead_letters),
+        "maxReceiveCount": 3,
+    }
+    assert _props(template, dead_letters)["MessageRetentionPeriod"] == 14 * 24 * 3600
+    for path in (queue, dead_letters):
+        [policy] = [
+            p["Properties"]
+            for p in resources(template, "AWS::SQS::QueuePolicy").values()
+            if p["Properties"]["Queues"] == [{"Ref": _id(template, path)}]
+        ]
+        denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+
+
+def test_start_function_concurrency_is_the_job_cap(template: dict[str, Any]) -> None:
+    start = _id(template, "VideoStartFunction")
+    [mapping] = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": start}
+    ]
+    assert mapping["EventSourceArn"] == _arn(template, "VideoStartQueue")
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 7}
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+# --- the notification channel ----------------------------------------------------------------------
+
+
+def test_topic_is_encrypted_with_a_rotated_key_and_tls_only(template: dict[str, Any]) -> None:
+    topic = _props(template, "VideoCompletions")
+    assert topic["KmsMasterKeyId"] == _arn(template, "VideoTopicKey")
+    key = _props(template, "VideoTopicKey")
+    assert key["EnableKeyRotation"] is True
+    # KMS's default key policy: the account administers the key and IAM policies grant its use (only
+    # the notification role's does). Its Resource "*" means this key, as in every key policy.
+    root = {
+        "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]
+    }
+    assert key["KeyPolicy"]["Statement"] == [
+        {"Action": "kms:*", "Effect": "Allow", "Resource": "*", "Principal": {"AWS": root}}
+    ]
+    [policy] = [
+        p["Properties"]["PolicyDocument"]
+        for p in resources(template, "AWS::SNS::TopicPolicy").values()
+        if p["Properties"]["Topics"] == [{"Ref": _id(template, "VideoCompletions")}]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Statement"]
+    )
+
+
+def test_topic_feeds_the_completion_queue_raw_with_a_dead_letter_queue(template: dict[str, Any]) -> None:
+    _, subscription = only(template, "AWS::SNS::Subscription", Protocol="sqs")
+    props = subscription["Properties"]
+    assert (props["Protocol"], props["Endpoint"], props["RawMessageDelivery"]) == (
+        "sqs",
+        _arn(template, "VideoCompletionQueue"),
+        True,
+    )
+    assert props["RedrivePolicy"] == {"deadLetterTargetArn": _arn(template, "VideoCompletionDeadLetterQueue")}
+    # Only this topic may send to the completion queue (SNS's statement carries the topic's ARN).
+    [policy] = [
+        p["Properties"]
+        for p in resources(template, "AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": _id(template, "VideoCompletionQueue")}]
+    ]
+    [sns] = [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "sns.amazonaws.com"}
+    ]
+    assert sns["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": _id(template, "VideoCompletions")}}}
+
+
+def test_only_rekognition_of_this_account_assumes_the_notification_role(template: dict[str, Any]) -> None:
+    role = _props(template, "VideoNotificationRole")
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "rekognition.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert trust["Condition"]["ArnLike"] == {
+        "aws:SourceArn": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":rekognition:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":*",
+                ],
+            ]
+        }
+    }
+    assert "ManagedPolicyArns" not in role
+
+
+def test_notification_role_may_only_publish_to_the_topic(template: dict[str, Any]) -> None:
+    found = statements(template, _id(template, "VideoNotificationRole"))
+    by_action = {
+        action: statement["Resource"] for statement in found for action in as_list(statement["Action"])
+    }
+    assert by_action == {
+        "sns:Publish": {"Ref": _id(template, "VideoCompletions")},
+        "kms:Decrypt": _arn(template, "VideoTopicKey"),
+        "kms:GenerateDataKey*": _arn(template, "VideoTopicKey"),
+    }
+
+
+def test_start_function_may_pass_only_the_notification_role_only_to_rekognition(
+    template: dict[str, Any],
+) -> None:
+    found = statements(template, _id(template, "VideoStartRole"))
+    [passing] = [s for s in found if "iam:PassRole" in as_list(s["Action"])]
+    assert as_list(passing["Action"]) == ["iam:PassRole"]
+    assert passing["Resource"] == _arn(template, "VideoNotificationRole")
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "rekognition.amazonaws.com"}}
+    assert {a for a in _actions(found) if a.startswith("iam:")} == {"iam:PassRole"}
+
+
+def test_each_function_has_only_its_own_rekognition_and_storage_actions(template: dict[str, Any]) -> None:
+    start = _actions(statements(template, _id(template, "VideoStartRole")))
+    results = _actions(statements(template, _id(template, "VideoResultsRole")))
+    assert {a for a in start if a.startswith("rekognition:")} == {"rekognition:StartCelebrityRecognition"}
+    assert {a for a in results if a.startswith("rekognition:")} == {"rekognition:GetCelebrityRecognition"}
+    assert "s3:PutObject" not in start and "s3:GetObject" not in results
+    [put] = [
+        s for s in statements(template, _id(template, "VideoResultsRole")) if s["Action"] == "s3:PutObject"
+    ]
+    assert put["Resource"] == {"Fn::Join": ["", [_arn(template, "VideoTimelines"), "/timelines/*"]]}
+    assert "iam:PassRole" not in results
+
+
+def test_no_wildcards_beyond_the_services_that_allow_no_resource(template: dict[str, Any]) -> None:
+    key = _id(template, "VideoTopicKey")  # its key policy is checked on its own, above
+    # Rekognition's video operations take no resource either: "*" is their only valid Resource.
+    allowed = [
+        f"rekognition:{operation}CelebrityRecognition on Resource '*'" for operation in ("Start", "Get")
+    ]
+    problems = [
+        p for p in wildcard_problems(template) if not p.startswith(key) and not p.endswith(tuple(allowed))
+    ]
+    assert problems == []
+    assert sum(p.endswith(tuple(allowed)) for p in wildcard_problems(template)) == 2  # not vacuous
+
+
+def test_sweep_runs_on_a_schedule_into_the_completion_queue(template: dict[str, Any]) -> None:
+    sweep = _props(template, "VideoSweep")
+    assert sweep["ScheduleExpression"] == "rate(10 minutes)"
+    [target] = sweep["Targets"]
+    assert target["Arn"] == _arn(template, "VideoCompletionQueue")
+    assert target["DeadLetterConfig"] == {"Arn": _arn(template, "VideoCompletionDeadLetterQueue")}
+
+
+def test_functions_get_their_environment(template: dict[str, Any]) -> None:
+    start = _props(template, "VideoStartFunction")
+    assert start["Handler"] == "video_handler.start"
+    env = start["Environment"]["Variables"]
+    assert env["VIDEO_TOPIC_ARN"] == {"Ref": _id(template, "VideoCompletions")}
+    assert env["VIDEO_ROLE_ARN"] == _arn(template, "VideoNotificationRole")
+    assert env["VIDEO_MAX_CONCURRENT_JOBS"] == "7"
+    assert env["RESULTS_TABLE_NAME"] == {"Ref": _id(template, "ResultsTable")}
+    results = _props(template, "VideoResultsFunction")
+    assert results["Handler"] == "video_handler.results"
+    assert results["Environment"]["Variables"]["VIDEO_JOB_TIMEOUT_MINUTES"] == "120"
+    assert results["Environment"]["Variables"]["VIDEO_TIMELINES_BUCKET"] == {
+        "Ref": _id(template, "VideoTimelines")
+    }
+
+
+@pytest.mark.parametrize(
+    "path", ["VideoStartDeadLetters", "VideoCompletionDeadLetters", "VideoStartErrors", "VideoResultsErrors"]
+)
+def test_alarms_notify_the_alarm_topic(template: dict[str, Any], path: str) -> None:
+    alarm = _props(template, path)
+    [topic_id] = [k for k, r in resources(template, "AWS::SNS::Topic").items() if k.startswith("AlarmsTopic")]
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (1, 1)
+
+
+def test_cdk_nag_passes_with_a_concrete_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "111122223333")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    app = create_app({"aws:cdk:bundling-stacks": [], "video": "true"})
+    assert app.synth().stacks[0].template["Resources"]
+
+
+def test_acknowledgements_of_the_video_path(template: dict[str, Any]) -> None:
+    app = create_app({"aws:cdk:bundling-stacks": [], "video": "true"})
+    found = {}
+    for construct in app.node.find_all():
+        for entry in construct.node.metadata:
+            if (
+                entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+                and "/Video/" in construct.node.path
+            ):
+                found.setdefault(construct.node.path.split("/Video/")[1], set()).update(entry.data)
+    assert found == {
+        "StartDeadLetterQueue": {"Serverless::Serverless-SQSRedrivePolicy"},
+        "CompletionDeadLetterQueue": {"Serverless::Serverless-SQSRedrivePolicy"},
+        "StartFunction/Starts": {"Serverless::Serverless-LambdaEventSourceMappingDestination"},
+        "ResultsFunction/Completions": {"Serverless::Serverless-LambdaEventSourceMappingDestination"},
+        "StartRole/DefaultPolicy": {
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions::AwsSolutions-IAM5[Resource::<StorageImagesCFC0E004.Arn>/*]",
+        },
+        "ResultsRole/DefaultPolicy": {
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions::AwsSolutions-IAM5[Resource::<VideoTimelines9AB9B293.Arn>/timelines/*]",
+        },
+        "NotificationRole/DefaultPolicy": {"AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]"},
+    }
+
+
+def test_cfn_lint_finds_nothing(template: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / "video.template.json"
+    path.write_text(json.dumps(template))
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--config-file",
+            str(ROOT / ".cfnlintrc.yaml"),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
