@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 ROOT = Path(__file__).resolve().parent.parent
 
 # The variants users deploy: production defaults, without the table, a dev stack with alarm email, and
-# the watchlist with its alerts.
+# the watchlist with its alerts, and stored video.
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "no_table": {"results_table": "false"},
@@ -26,8 +29,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "watchlist_alert_email": "security@example.com",
         "alarm_email": "ops@example.com",
     },
+    "video": {"video": "true", "video_max_concurrent_jobs": "7", "alarm_email": "ops@example.com"},
 }
-# Every numeric setting away from its default, in one synthesis, for the tests that follow context.
+# Settings away from their defaults, in one synthesis (each costs seconds), for the tests that check
+# that the stack follows its context.
 CUSTOM = {
     "memory_size": "1024",
     "timeout_seconds": "120",
@@ -39,6 +44,11 @@ CUSTOM = {
     "backfill_batch_size": "250",
     "backfill_max_concurrency": "7",
     "backfill_tolerated_failure_percentage": "12.5",
+    "log_level": "debug",
+    "event_archive_days": "30",
+    "dedup": "false",
+    "dashboard": "false",
+    "metrics_namespace": "Team/Celebs 1",
 }
 
 
@@ -54,13 +64,27 @@ def pytest_report_header() -> str:
 
 
 @pytest.fixture(scope="session")
-def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cdk-out")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every pytest-xdist worker of this run shares (the run's own folder without -n)."""
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's basetemp is <the run's basetemp>/popen-gwN.
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def once_per_run(shared: Path, name: str) -> Iterator[bool]:
+    """Serializes workers on `name`; yields whether `name` still has to be made (its marker is absent)."""
+    done = shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield not done.exists()
+        done.touch()
 
 
 @pytest.fixture(scope="session")
-def synth_template(synth_dir: Path) -> Callable[..., dict[str, Any]]:
-    """Synthesizes a context once (bundling skipped) and returns its CloudFormation template as a dict."""
+def synth_template(shared_dir: Path) -> Callable[..., dict[str, Any]]:
+    """Synthesizes a context once per run (bundling skipped), whichever worker asks first, and returns
+    its CloudFormation template as a dict; each synthesis costs seconds of CPU."""
     from stacks.app import create_app
 
     cache: dict[str, dict[str, Any]] = {}
@@ -68,9 +92,14 @@ def synth_template(synth_dir: Path) -> Callable[..., dict[str, Any]]:
     def synth(**context: Any) -> dict[str, Any]:
         key = json.dumps(context, sort_keys=True)
         if key not in cache:
-            outdir = synth_dir / f"variant-{len(cache)}"
-            app = create_app({"aws:cdk:bundling-stacks": [], **context}, outdir=str(outdir))
-            cache[key] = app.synth().stacks[0].template
+            name = "synth-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+            saved = shared_dir / f"{name}.template.json"
+            with once_per_run(shared_dir, name) as missing:
+                if missing:
+                    context = {"aws:cdk:bundling-stacks": [], **context}
+                    app = create_app(context, outdir=str(shared_dir / name))
+                    saved.write_text(json.dumps(app.synth().stacks[0].template))
+            cache[key] = json.loads(saved.read_text())
         return cache[key]
 
     return synth
@@ -85,13 +114,16 @@ def any_template(
 
 
 @pytest.fixture(scope="session")
-def bundled_assembly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real synthesis with local bundling: the cloud assembly folder, as `cdk synth` would write it."""
+def bundled_assembly(shared_dir: Path) -> Path:
+    """A real synthesis with local bundling, once per run: the cloud assembly folder, as `cdk synth`
+    would write it."""
     from stacks.app import create_app
 
-    outdir = tmp_path_factory.mktemp("cdk-out-bundled")
-    create_app({"aws:cdk:enable-asset-metadata": True}, outdir=str(outdir)).synth()
-    yield outdir
+    outdir = shared_dir / "cdk-out-bundled"
+    with once_per_run(shared_dir, "cdk-out-bundled") as missing:
+        if missing:
+            create_app({"aws:cdk:enable-asset-metadata": True}, outdir=str(outdir)).synth()
+    return outdir
 
 
 @pytest.fixture(scope="session")
@@ -104,3 +136,15 @@ def bundled_function_dir(bundled_assembly: Path) -> Path:
     ]  # fmt: skip
     assert len(functions) == 1
     return bundled_assembly / functions[0]["Metadata"]["aws:asset:path"]
+
+
+# The longest test files first, so that under pytest-xdist they do not start last and leave one
+# core idle at the end: the bundled function's integration tests, then the synthesized templates.
+_FIRST = ("tests/integration/", "tests/infra/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(_FIRST) if item.nodeid.startswith(prefix)), len(_FIRST))
+
+    items.sort(key=rank)  # stable: the order within each file stays

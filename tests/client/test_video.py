@@ -26,6 +26,7 @@ from recognizer.contract import StackOutput, is_video_key
 from recognizer.video.completion import handle_results
 from recognizer.video.start import handle_start
 from tests.client.celeb_testkit import aws_client, results_table_properties
+from tests.conftest import VARIANTS
 from tests.handler.recognizer_testkit import eventbridge_event, sqs_event
 from tests.handler.video_testkit import mp4_bytes, video_environment
 from tests.integration.rekognition_stub import RekognitionStub
@@ -204,7 +205,7 @@ def test_a_stack_without_video_says_how_to_deploy_it(cli, stack, clip) -> None:
 
 
 def test_the_test_stacks_video_outputs_are_the_synthesized_stacks(synth_template) -> None:
-    synthesized = synth_template(video="true")
+    synthesized = synth_template(**VARIANTS["video"])
     ours = {
         StackOutput.VIDEO_TIMELINES_BUCKET,
         StackOutput.VIDEO_START_QUEUE_URL,

@@ -21,10 +21,11 @@ from recognizer.contract import (
     StackOutput,
 )
 from stacks.config import ConfigError, load_config
+from tests.conftest import CUSTOM
 from tests.infra.helpers import logical_id_of, only, resources
 
 NAMESPACE = SETTINGS_BY_KEY["metrics_namespace"].default
-CUSTOM_NAMESPACE = "Team/Celebs 1"
+CUSTOM_NAMESPACE = CUSTOM["metrics_namespace"]
 
 
 def resolve(value: Any) -> str:
@@ -183,7 +184,7 @@ def test_outputs_name_the_dashboard(template: dict[str, Any]) -> None:
 def test_dashboard_false_leaves_it_out_and_the_namespace_reaches_the_function(
     synth_template: Callable[..., dict[str, Any]],
 ) -> None:
-    template = synth_template(dashboard="false", metrics_namespace=CUSTOM_NAMESPACE)
+    template = synth_template(**CUSTOM)  # dashboard false, metrics_namespace CUSTOM_NAMESPACE
     assert resources(template, "AWS::CloudWatch::Dashboard") == {}
     assert not {StackOutput.DASHBOARD_NAME, StackOutput.DASHBOARD_URL} & set(template["Outputs"])
     (function,) = [

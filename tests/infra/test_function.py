@@ -69,7 +69,7 @@ def test_native_json_logs_at_the_configured_level(synth_template: Any) -> None:
         ),
     }
     Template.from_json(synth_template()).has_resource_properties("AWS::Lambda::Function", properties)
-    debug = Template.from_json(synth_template(log_level="debug"))
+    debug = Template.from_json(synth_template(**CUSTOM))  # log_level debug
     properties["LoggingConfig"] = Match.object_like({"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"})
     debug.has_resource_properties("AWS::Lambda::Function", properties)
 
@@ -79,7 +79,7 @@ def test_environment_without_table(no_table: dict[str, Any]) -> None:
 
 
 def test_dedup_false_reaches_the_function(synth_template: Any) -> None:
-    variables = _function(synth_template(dedup="false"))["Environment"]["Variables"]
+    variables = _function(synth_template(**CUSTOM))["Environment"]["Variables"]  # dedup false
     assert load_settings({k: v for k, v in variables.items() if isinstance(v, str)}).dedup is False
 
 

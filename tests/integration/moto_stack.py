@@ -121,6 +121,13 @@ def _faster_moto() -> None:
     models.unix_time_millis = unix_time_millis
     # ... and converts every attribute's name with regular expressions each time: the names are few.
     models.camelcase_to_underscores = functools.cache(models.camelcase_to_underscores)
+    # ... and, for each message it hands out, reads the retention period through all the queue's
+    # attributes (two counts of every message): same test, from the queue's own field.
+    def retained(backend: Any, queue_name: str, message: Any) -> bool:
+        period = int(backend.get_queue(queue_name).message_retention_period)
+        return period + message.sent_timestamp / 1000 > time.time()
+
+    models.SQSBackend.is_message_valid_based_on_retention_period = retained
     # Every request lists moto's package directory on disk to learn the service names.
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
