@@ -806,6 +806,37 @@ METRIC_FUNCTION_DIMENSION = "FunctionName"  # every metric; Lambda's own metrics
 METRIC_ERROR_TYPE_DIMENSION = "ErrorType"  # Failures also: the error's class (a closed set)
 # The ErrorType of a failure that is no named error of the function (a bug): keeps the set closed.
 METRIC_INTERNAL_ERROR = "InternalError"
+
+
+# The other functions' metrics: same namespace (`metrics_namespace`), METRIC_FUNCTION_DIMENSION as the
+# only dimension, published with recognizer.metrics.function_metrics; the dashboard graphs each one
+# per the function named in its comment.
+
+
+class WatchlistMetricName(StrEnum):
+    """The watchlist function's metrics (lambda/watchlist/)."""
+
+    FACES_SEARCHED = "FacesSearched"  # Count: faces searched against the collection
+    FACES_TOO_SMALL = "FacesTooSmall"  # Count: faces too small to search (not searched)
+    WATCHLIST_MATCHES = "WatchlistMatches"  # Count: matches at or above the threshold
+    WATCHLIST_SEARCH_LATENCY = "WatchlistSearchLatency"  # Milliseconds: Rekognition's search calls
+
+
+class VideoMetricName(StrEnum):
+    """The stored-video functions' metrics (recognizer/video/): the start function's, then the results
+    function's."""
+
+    VIDEO_JOBS_STARTED = "VideoJobsStarted"  # Count, start function: jobs Rekognition started
+    VIDEO_STARTS_DEFERRED = "VideoStartsDeferred"  # Count, start function: starts put back for later
+    VIDEO_JOBS_SUCCEEDED = "VideoJobsSucceeded"  # Count, results function: jobs recorded as SUCCEEDED
+    VIDEO_JOBS_FAILED = "VideoJobsFailed"  # Count, results function: jobs recorded as FAILED
+
+
+# Which video function publishes which metric (the dashboard graphs it with that function's name).
+VIDEO_START_METRICS = (VideoMetricName.VIDEO_JOBS_STARTED, VideoMetricName.VIDEO_STARTS_DEFERRED)
+VIDEO_RESULTS_METRICS = (VideoMetricName.VIDEO_JOBS_SUCCEEDED, VideoMetricName.VIDEO_JOBS_FAILED)
+
+
 # Watchlist (stacks/watchlist.py, lambda/watchlist/, celeb/watchlist.py): the face collection's user
 # ids, the watchlist function's environment, and its records in the results table.
 # - `pk = image_pk(bucket, key)`, `sk = WATCHLIST#<version>`: one summary per searched version (faces
