@@ -823,18 +823,14 @@ class WatchlistMetricName(StrEnum):
 
 
 class VideoMetricName(StrEnum):
-    """The stored-video functions' metrics (recognizer/video/): the start function's, then the results
-    function's."""
+    """The video functions' figures (EMF on their log lines, dimension FunctionName, metrics_namespace)."""
 
-    VIDEO_JOBS_STARTED = "VideoJobsStarted"  # Count, start function: jobs Rekognition started
-    VIDEO_STARTS_DEFERRED = "VideoStartsDeferred"  # Count, start function: starts put back for later
-    VIDEO_JOBS_SUCCEEDED = "VideoJobsSucceeded"  # Count, results function: jobs recorded as SUCCEEDED
-    VIDEO_JOBS_FAILED = "VideoJobsFailed"  # Count, results function: jobs recorded as FAILED
-
-
-# Which video function publishes which metric (the dashboard graphs it with that function's name).
-VIDEO_START_METRICS = (VideoMetricName.VIDEO_JOBS_STARTED, VideoMetricName.VIDEO_STARTS_DEFERRED)
-VIDEO_RESULTS_METRICS = (VideoMetricName.VIDEO_JOBS_SUCCEEDED, VideoMetricName.VIDEO_JOBS_FAILED)
+    JOBS_STARTED = "VideoJobsStarted"  # a Rekognition job started (the start function)
+    STARTS_DEFERRED = "VideoStartsDeferred"  # a start sent back to the start queue, delayed
+    JOBS_SUCCEEDED = "VideoJobsSucceeded"  # a job's results recorded (the results function)
+    # a video recorded FAILED: by the start function (limit checks, a refused start) or the results
+    # function (Rekognition's failure, a timeout)
+    JOBS_FAILED = "VideoJobsFailed"
 
 
 # Watchlist (stacks/watchlist.py, lambda/watchlist/, celeb/watchlist.py): the face collection's user
