@@ -1,10 +1,12 @@
-"""The pipeline on one CloudWatch dashboard: what the function did, what waits, what alarms.
+"""The pipeline on one CloudWatch dashboard: what the functions did, what waits, what alarms.
 
 Hand-built from aws_cloudwatch's widgets rather than cdk-monitoring-constructs: a dozen widgets
-cost a few jsii calls, while that library adds a 13 MB jsii bundle loaded at every synthesis and
-alarms of its own beside stacks/alarms.py (README, "Metrics and dashboard", has the measurements).
-The function's own figures come from its Embedded Metric Format lines (recognizer/metrics.py),
-under the contract's metric names and the `metrics_namespace` setting.
+cost a few jsii calls, while that library adds a jsii package (a 7 MB Python module, a jsii bundle
+of 10 MB unpacked) loaded at every synthesis, and alarms of its own beside stacks/alarms.py (README,
+"Metrics and dashboard", has the measurements).
+The functions' own figures come from their Embedded Metric Format lines (recognizer/metrics.py),
+under the contract's metric names and the `metrics_namespace` setting; the watchlist's and the
+stored video's rows are there when those parts are.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from recognizer.contract import METRIC_ERROR_TYPE_DIMENSION, METRIC_FUNCTION_DIMENSION, MetricName
+from recognizer.contract import (
+    METRIC_ERROR_TYPE_DIMENSION,
+    METRIC_FUNCTION_DIMENSION,
+    MetricName,
+    VideoMetricName,
+    WatchlistMetricName,
+)
 
 # "Per minute" graphs; the single values cover the dashboard's whole time range instead.
 _MINUTE = Duration.minutes(1)
@@ -42,7 +50,12 @@ class PipelineDashboard(Construct):
         alarms: Sequence[cloudwatch.IAlarm],
         oldest_message_seconds: int,
         max_concurrency: int,
+        watchlist_function: lambda_.IFunction | None = None,
+        video_start_function: lambda_.IFunction | None = None,
+        video_results_function: lambda_.IFunction | None = None,
     ) -> None:
+        """`alarms`: every alarm of the stack; the watchlist's and the video functions' rows are added
+        when they are given."""
         super().__init__(scope, construct_id)
         self._namespace = namespace
         self._function_name = function.function_name
@@ -176,26 +189,79 @@ class PipelineDashboard(Construct):
             title="Alarms", alarms=list(alarms), width=_FULL, height=3
         )
 
+        rows: list[list[cloudwatch.IWidget]] = [
+            [alarm_states],
+            [totals],
+            [images, failures],
+            [latency, findings],
+            [waiting, dead_letters],
+            [duration, errors, concurrency],
+        ]
+        if watchlist_function is not None:
+            rows.append(self._watchlist_row(watchlist_function))
+        if video_start_function is not None and video_results_function is not None:
+            rows.append(self._video_row(video_start_function, video_results_function))
+
         self.dashboard = cloudwatch.Dashboard(
-            self,
-            "Dashboard",
-            default_interval=Duration.hours(3),
-            widgets=[
-                [alarm_states],
-                [totals],
-                [images, failures],
-                [latency, findings],
-                [waiting, dead_letters],
-                [duration, errors, concurrency],
-            ],
+            self, "Dashboard", default_interval=Duration.hours(3), widgets=rows
         )
 
-    def metric(self, name: MetricName, *, statistic: str, label: str) -> cloudwatch.Metric:
-        """One of the function's own metrics (per function: the dimension every metric has)."""
+    def _watchlist_row(self, function: lambda_.IFunction) -> list[cloudwatch.IWidget]:
+        def own(name: WatchlistMetricName, statistic: str, label: str) -> cloudwatch.Metric:
+            return self.metric(name, statistic=statistic, label=label, function=function)
+
+        faces = cloudwatch.GraphWidget(
+            title="Watchlist: faces searched, too small and matches per minute",
+            left=[
+                own(WatchlistMetricName.FACES_SEARCHED, "Sum", "faces searched"),
+                own(WatchlistMetricName.FACES_TOO_SMALL, "Sum", "faces too small to search"),
+                own(WatchlistMetricName.WATCHLIST_MATCHES, "Sum", "matches"),
+            ],
+            left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
+            width=_HALF,
+            height=_HEIGHT,
+        )
+        latency = cloudwatch.GraphWidget(
+            title="Watchlist search latency",
+            left=[own(WatchlistMetricName.WATCHLIST_SEARCH_LATENCY, p, p) for p in LATENCY_PERCENTILES],
+            left_y_axis=cloudwatch.YAxisProps(min=0, label="ms", show_units=False),
+            width=_HALF,
+            height=_HEIGHT,
+        )
+        return [faces, latency]
+
+    def _video_row(self, start: lambda_.IFunction, results: lambda_.IFunction) -> list[cloudwatch.IWidget]:
+        def own(name: VideoMetricName, function: lambda_.IFunction, label: str) -> cloudwatch.Metric:
+            return self.metric(name, statistic="Sum", label=label, function=function)
+
+        jobs = cloudwatch.GraphWidget(
+            title="Video jobs per minute",
+            left=[
+                own(VideoMetricName.JOBS_STARTED, start, "started"),
+                own(VideoMetricName.STARTS_DEFERRED, start, "starts deferred"),
+                own(VideoMetricName.JOBS_SUCCEEDED, results, "succeeded"),
+                # Both functions record failures: the start function's checks and refusals, the
+                # results function's failed and timed-out jobs.
+                own(VideoMetricName.JOBS_FAILED, start, "failed at the start"),
+                own(VideoMetricName.JOBS_FAILED, results, "failed or timed out"),
+            ],
+            left_y_axis=cloudwatch.YAxisProps(min=0, label="videos", show_units=False),
+            width=_FULL,
+            height=_HEIGHT,
+        )
+        return [jobs]
+
+    def metric(
+        self, name: str, *, statistic: str, label: str, function: lambda_.IFunction | None = None
+    ) -> cloudwatch.Metric:
+        """One of a function's own metrics (per function: the dimension every metric has); the
+        recognition function's unless `function` names another."""
         return cloudwatch.Metric(
             namespace=self._namespace,
             metric_name=str(name),
-            dimensions_map={METRIC_FUNCTION_DIMENSION: self._function_name},
+            dimensions_map={
+                METRIC_FUNCTION_DIMENSION: function.function_name if function else self._function_name
+            },
             statistic=statistic,
             label=label,
             period=_MINUTE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
@@ -66,20 +67,6 @@ class CelebrityRecognitionStack(Stack):
                 results=results,
             )
 
-        dashboard = None
-        if config.dashboard:
-            dashboard = PipelineDashboard(
-                self,
-                "Dashboard",
-                namespace=config.metrics_namespace,
-                function=recognition.function,
-                queue=ingestion.queue,
-                dead_letter_queue=ingestion.dead_letter_queue,
-                delivery_dead_letter_queue=ingestion.delivery_dead_letter_queue,
-                alarms=alarms.alarms,
-                oldest_message_seconds=config.oldest_message_alarm_seconds,
-                max_concurrency=config.max_concurrency,
-            ).dashboard
         watchlist = None
         if config.watchlist:
             assert results is not None  # load_config refuses a watchlist without the results table
@@ -103,6 +90,25 @@ class CelebrityRecognitionStack(Stack):
             if alarms.topic is not None:
                 for alarm in video.alarms:
                     alarm.add_alarm_action(actions.SnsAction(alarms.topic))
+
+        dashboard = None
+        if config.dashboard:
+            # Last: it shows the state of every alarm of the stack, the watchlist's and video's included.
+            dashboard = PipelineDashboard(
+                self,
+                "Dashboard",
+                namespace=config.metrics_namespace,
+                function=recognition.function,
+                queue=ingestion.queue,
+                dead_letter_queue=ingestion.dead_letter_queue,
+                delivery_dead_letter_queue=ingestion.delivery_dead_letter_queue,
+                alarms=[node for node in self.node.find_all() if isinstance(node, cloudwatch.Alarm)],
+                oldest_message_seconds=config.oldest_message_alarm_seconds,
+                max_concurrency=config.max_concurrency,
+                watchlist_function=watchlist.function if watchlist is not None else None,
+                video_start_function=video.start_function if video is not None else None,
+                video_results_function=video.results_function if video is not None else None,
+            ).dashboard
 
         self.images_bucket = storage.images
         self.function = recognition.function

@@ -19,9 +19,11 @@ from recognizer.contract import (
     SETTINGS_BY_KEY,
     MetricName,
     StackOutput,
+    VideoMetricName,
+    WatchlistMetricName,
 )
 from stacks.config import ConfigError, load_config
-from tests.conftest import CUSTOM
+from tests.conftest import CUSTOM, VARIANTS
 from tests.infra.helpers import logical_id_of, only, resources
 
 NAMESPACE = SETTINGS_BY_KEY["metrics_namespace"].default
@@ -244,3 +246,72 @@ def test_a_namespace_cloudwatch_refuses_is_refused_at_synthesis(namespace: str) 
 def test_namespaces_cloudwatch_accepts_are_accepted(namespace: str) -> None:
     assert load_config({"metrics_namespace": namespace}).metrics_namespace == namespace
     assert re.fullmatch(SETTINGS_BY_KEY["metrics_namespace"].pattern or "", namespace)
+
+
+# --------------------------------------------------------------------------------------------
+# With the watchlist or stored video on (the session's variants: no synthesis of their own).
+
+
+@pytest.fixture(scope="module", params=["watchlist", "video"])
+def part_template(request: pytest.FixtureRequest, synth_template: Callable[..., dict[str, Any]]) -> Any:
+    return request.param, synth_template(**VARIANTS[request.param])
+
+
+def test_the_alarm_widget_shows_every_alarm_of_the_stack_with_each_part(part_template: Any) -> None:
+    part, template = part_template
+    alarms = widget(dashboard_body(template), "Alarms")["alarms"]
+    every = resources(template, "AWS::CloudWatch::Alarm")
+    assert sorted(alarms) == sorted(f"${{{alarm}.Arn}}" for alarm in every)
+    # The recognition function's five, and the part's own (the watchlist's four, video's four).
+    assert len(alarms) == 9
+    assert any(part.capitalize() in alarm for alarm in every)
+
+
+def _own_lines(body: dict[str, Any], title: str) -> list[tuple[str, str, str]]:
+    """(metric name, function dimension, statistic) of a widget's lines in the default namespace."""
+    return [
+        (name, dimensions[METRIC_FUNCTION_DIMENSION], options["stat"])
+        for namespace, name, dimensions, options in metric_lines(widget(body, title))
+        if namespace == NAMESPACE and set(dimensions) == {METRIC_FUNCTION_DIMENSION}
+    ]
+
+
+def test_the_watchlist_functions_metrics_are_graphed_per_its_function(
+    synth_template: Callable[..., dict[str, Any]],
+) -> None:
+    template = synth_template(**VARIANTS["watchlist"])
+    body = dashboard_body(template)
+    watchlist = "${" + logical_id_of(template, "WatchlistFunction") + "}"
+    assert _own_lines(body, "Watchlist: faces searched, too small and matches per minute") == [
+        (WatchlistMetricName.FACES_SEARCHED, watchlist, "Sum"),
+        (WatchlistMetricName.FACES_TOO_SMALL, watchlist, "Sum"),
+        (WatchlistMetricName.WATCHLIST_MATCHES, watchlist, "Sum"),
+    ]
+    assert _own_lines(body, "Watchlist search latency") == [
+        (WatchlistMetricName.WATCHLIST_SEARCH_LATENCY, watchlist, p) for p in ("p50", "p90", "p99")
+    ]
+    graphed = {
+        name
+        for w in body["widgets"]
+        if "metrics" in w["properties"]
+        for _, name, _, _ in metric_lines(w["properties"])
+    }
+    assert not {str(name) for name in VideoMetricName} & graphed
+
+
+def test_the_video_functions_metrics_are_graphed_per_the_function_that_publishes_them(
+    synth_template: Callable[..., dict[str, Any]],
+) -> None:
+    template = synth_template(**VARIANTS["video"])
+    body = dashboard_body(template)
+    start = "${" + logical_id_of(template, "VideoStartFunction") + "}"
+    results = "${" + logical_id_of(template, "VideoResultsFunction") + "}"
+    assert _own_lines(body, "Video jobs per minute") == [
+        (VideoMetricName.JOBS_STARTED, start, "Sum"),
+        (VideoMetricName.STARTS_DEFERRED, start, "Sum"),
+        (VideoMetricName.JOBS_SUCCEEDED, results, "Sum"),
+        (VideoMetricName.JOBS_FAILED, start, "Sum"),
+        (VideoMetricName.JOBS_FAILED, results, "Sum"),
+    ]
+    titles = {w["properties"].get("title") for w in body["widgets"]}
+    assert not any(str(title).startswith("Watchlist") for title in titles)
