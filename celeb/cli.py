@@ -229,6 +229,8 @@ def results(
     if celebrity is not None and person is not None:
         raise UsageProblem("--celebrity and --person are two different questions: give one")
     if person is not None:
+        # The person index exists only with the watchlist: without it, say so (not a failed Query).
+        watchlist_cli.require_watchlist(outputs)
         items = person_matches(dynamodb, table, person, image=ref, limit=limit)
     elif celebrity is not None:
         items = celebrity_appearances(dynamodb, table, celebrity, image=ref, limit=limit)

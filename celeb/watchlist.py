@@ -2,12 +2,15 @@
 
 A person is one Rekognition user (UserId = the name given) grouping the faces of their enrollment
 photos, so several photos improve matching. The collection keeps face vectors, never images.
-Enrollment leaves nothing half-written: whatever fails, the faces it indexed are deleted again.
+Enrollment leaves nothing half-written: whatever fails, the faces it indexed are disassociated and
+deleted again (DeleteFaces refuses a face still associated to a user), and the user too when this run
+created it. A cleanup that fails itself never hides why the enrollment failed: it is noted on that
+error (`CleanupIncomplete` says what is left and how to remove it).
 """
 
 from __future__ import annotations
 
-import hashlib
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from celeb.aws import error_code
 from celeb.errors import CelebError, ConfigProblem, ExitCode, UsageProblem
 from celeb.stack import StackOutputs
 from recognizer.contract import (
+    MAX_IMAGE_BYTES_INLINE,
     MIN_IMAGE_SIDE_PX,
     PARTITION_KEY,
     PERSON_INDEX,
@@ -33,7 +37,7 @@ from recognizer.contract import (
     detect_format,
 )
 from watchlist.faces import UnreadableImageError, open_upright
-from watchlist.search import MAX_IMAGE_BYTES_INLINE, analyze_image
+from watchlist.search import analyze_image
 
 # Photos travel as bytes (IndexFaces, SearchUsersByImage): Rekognition's 5 MB limit for them.
 MAX_PHOTO_BYTES = MAX_IMAGE_BYTES_INLINE
@@ -50,6 +54,12 @@ class EnrollmentFailed(CelebError):
     """Rekognition refused a photo or the grouping; nothing of this enrollment stays in the collection."""
 
     exit_code = ExitCode.USAGE  # the photos are the problem: other photos would do
+
+
+class CleanupIncomplete(CelebError):
+    """Rekognition kept faces (or a user) that enrollment's cleanup or `remove` had to delete."""
+
+    exit_code = ExitCode.AWS_ACCESS
 
 
 @dataclass(frozen=True)
@@ -107,9 +117,14 @@ def read_photo(path: str) -> Photo:
     return Photo(path, data)
 
 
-def _token(*parts: str) -> str:
-    # ClientRequestToken: up to 64 of [a-zA-Z0-9-_]; the same request gives the same token.
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+def _token() -> str:
+    """A ClientRequestToken (up to 64 of [a-zA-Z0-9-_]) of its own for every call.
+
+    botocore's retries of one call resend the same token, which is what the token is for. A token
+    derived from the request would make Rekognition answer a later, different run (add again after a
+    remove, add a known person) with the cached answer of an earlier one.
+    """
+    return uuid.uuid4().hex
 
 
 def enroll(rekognition: Any, collection: str, name: str, photos: list[Photo]) -> list[str]:
@@ -123,16 +138,14 @@ def enroll(rekognition: Any, collection: str, name: str, photos: list[Photo]) ->
     if len(photos) > MAX_PHOTOS:
         raise UsageProblem(f"{len(photos)} photos: at most {MAX_PHOTOS} per person")
     indexed: list[str] = []
-    created = False
+    created = associating = False
     try:
         for photo in photos:
-            indexed.extend(_index_one_face(rekognition, collection, name, photo))
-        created = _create_user(rekognition, collection, name, indexed)
+            _index_one_face(rekognition, collection, name, photo, indexed)
+        created = _create_user(rekognition, collection, name)
+        associating = True
         answer = rekognition.associate_faces(
-            CollectionId=collection,
-            UserId=name,
-            FaceIds=indexed,
-            ClientRequestToken=_token("associate", *indexed),
+            CollectionId=collection, UserId=name, FaceIds=indexed, ClientRequestToken=_token()
         )
         failed = answer.get("UnsuccessfulFaceAssociations") or []
         if failed:
@@ -145,13 +158,17 @@ def enroll(rekognition: Any, collection: str, name: str, photos: list[Photo]) ->
                 f"Rekognition would not add these faces to {name!r} ({reasons}); LOW_MATCH_CONFIDENCE "
                 f"means the face does not look like {name!r}'s other photos"
             )
-    except BaseException:
-        _undo(rekognition, collection, name, indexed, created)
+    except BaseException as error:
+        problem = _undo(rekognition, collection, name, indexed, created=created, associating=associating)
+        if problem is not None:
+            # The enrollment's own error stays the one raised; the cleanup's is noted on it.
+            error.add_note(f"cleanup after the failed enrollment: {problem.message}")
         raise
     return indexed
 
 
-def _index_one_face(rekognition: Any, collection: str, name: str, photo: Photo) -> list[str]:
+def _index_one_face(rekognition: Any, collection: str, name: str, photo: Photo, indexed: list[str]) -> None:
+    """Index the photo's face, its id appended to `indexed` (so a failure's cleanup deletes it)."""
     answer = rekognition.index_faces(
         CollectionId=collection,
         Image={"Bytes": photo.data},
@@ -161,10 +178,10 @@ def _index_one_face(rekognition: Any, collection: str, name: str, photo: Photo) 
         DetectionAttributes=["DEFAULT"],
     )
     face_ids = [record["Face"]["FaceId"] for record in answer.get("FaceRecords") or []]
+    indexed.extend(face_ids)
     unindexed = answer.get("UnindexedFaces") or []
     if len(face_ids) + len(unindexed) > 1:
-        # Returned for the caller's cleanup: the photo's largest face may have been indexed.
-        _delete_faces(rekognition, collection, face_ids)
+        # The photo's largest face may have been indexed: it is in `indexed`, for the cleanup.
         raise EnrollmentFailed(
             f"{photo.label}: shows {len(face_ids) + len(unindexed)} faces; an enrollment photo must show "
             "exactly one face (crop it to the person)"
@@ -175,13 +192,12 @@ def _index_one_face(rekognition: Any, collection: str, name: str, photo: Photo) 
         raise EnrollmentFailed(
             f"{photo.label}: no face good enough to enroll{why}; use a clear, frontal photo"
         )
-    return face_ids
 
 
-def _create_user(rekognition: Any, collection: str, name: str, face_ids: list[str]) -> bool:
+def _create_user(rekognition: Any, collection: str, name: str) -> bool:
     """Create the user unless it exists (enrolling more photos of a known person); True if created."""
     try:
-        rekognition.create_user(CollectionId=collection, UserId=name, ClientRequestToken=_token("user", name))
+        rekognition.create_user(CollectionId=collection, UserId=name, ClientRequestToken=_token())
     except ClientError as error:
         if error_code(error) == "ConflictException":
             return False
@@ -189,16 +205,73 @@ def _create_user(rekognition: Any, collection: str, name: str, face_ids: list[st
     return True
 
 
-def _undo(rekognition: Any, collection: str, name: str, indexed: list[str], created: bool) -> None:
-    if indexed:
-        _delete_faces(rekognition, collection, indexed)
-    if created:
-        rekognition.delete_user(CollectionId=collection, UserId=name)
+def _undo(
+    rekognition: Any, collection: str, name: str, indexed: list[str], *, created: bool, associating: bool
+) -> CleanupIncomplete | None:
+    """Take this enrollment's faces out again: disassociate, delete, and the user if this run made it.
+
+    Never raises (bar Ctrl-C): what it could not clean up is returned, so the caller raises the
+    enrollment's own error with it noted.
+    """
+    try:
+        if indexed and associating:
+            # Only this run's faces: a known person keeps the faces enrolled before.
+            ours = set(indexed)
+            grouped = [face["FaceId"] for face in _faces(rekognition, collection, UserId=name)
+                       if face["FaceId"] in ours]  # fmt: skip
+            _disassociate_faces(rekognition, collection, name, grouped)
+        if indexed:
+            _delete_faces(rekognition, collection, name, indexed)
+        if created:
+            rekognition.delete_user(CollectionId=collection, UserId=name, ClientRequestToken=_token())
+    except CleanupIncomplete as problem:
+        return problem
+    except Exception as error:  # an AWS error, or any other: the enrollment's error matters more
+        left = f"{len(indexed)} face(s) indexed for {name!r}" + (" and its new user" if created else "")
+        cause = str(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
+        return CleanupIncomplete(
+            f"could not delete the {left} ({cause}); "
+            f"`celeb watchlist list` shows what is left, `celeb watchlist remove {name}` deletes it"
+        )
+    return None
 
 
-def _delete_faces(rekognition: Any, collection: str, face_ids: list[str]) -> None:
+def _disassociate_faces(rekognition: Any, collection: str, name: str, face_ids: list[str]) -> None:
+    for start in range(0, len(face_ids), _DISASSOCIATE_BATCH):
+        rekognition.disassociate_faces(
+            CollectionId=collection,
+            UserId=name,
+            FaceIds=face_ids[start : start + _DISASSOCIATE_BATCH],
+            ClientRequestToken=_token(),
+        )
+
+
+def _delete_faces(rekognition: Any, collection: str, name: str, face_ids: list[str]) -> None:
+    """Delete the faces; CleanupIncomplete naming each face Rekognition kept and why.
+
+    DeleteFaces answers success and lists what it refused (a face still associated to a user:
+    ASSOCIATED_TO_AN_EXISTING_USER). A face it no longer finds (FACE_NOT_FOUND) is gone already.
+    """
+    kept = []
     for start in range(0, len(face_ids), _DELETE_BATCH):
-        rekognition.delete_faces(CollectionId=collection, FaceIds=face_ids[start : start + _DELETE_BATCH])
+        answer = rekognition.delete_faces(
+            CollectionId=collection, FaceIds=face_ids[start : start + _DELETE_BATCH]
+        )
+        kept.extend(
+            item
+            for item in answer.get("UnsuccessfulFaceDeletions") or []
+            if set(item.get("Reasons") or []) != {"FACE_NOT_FOUND"}
+        )
+    if kept:
+        details = "; ".join(
+            f"{item.get('FaceId', '?')}: {', '.join(item.get('Reasons') or ['no reason given'])}"
+            + (f" (user {item['UserId']!r})" if item.get("UserId") else "")
+            for item in kept
+        )
+        raise CleanupIncomplete(
+            f"Rekognition kept {len(kept)} face(s) of {name!r} it was asked to delete ({details}); "
+            f"run `celeb watchlist remove {name}` to delete them"
+        )
 
 
 def _users(rekognition: Any, collection: str) -> Iterator[dict[str, Any]]:
@@ -234,23 +307,17 @@ def remove(
     exists = any(user["UserId"] == name for user in _users(rekognition, collection))
     # Faces of the user, and any left by an enrollment whose cleanup was itself interrupted.
     faces = [face for face in _faces(rekognition, collection)
-             if face.get("UserId") == name or face.get("ExternalImageId") == name]  # fmt: skip
+             if face.get("UserId") == name
+             or (not face.get("UserId") and face.get("ExternalImageId") == name)]  # fmt: skip
     if not exists and not faces:
         raise UsageProblem(f"no person {name!r} in the watchlist (see `celeb watchlist list`)")
-    associated = [face["FaceId"] for face in faces if face.get("UserId") == name]
-    for start in range(0, len(associated), _DISASSOCIATE_BATCH):
-        batch = associated[start : start + _DISASSOCIATE_BATCH]
-        rekognition.disassociate_faces(
-            CollectionId=collection,
-            UserId=name,
-            FaceIds=batch,
-            ClientRequestToken=_token("disassociate", *batch),
-        )
-    _delete_faces(rekognition, collection, [face["FaceId"] for face in faces])
+    # DeleteFaces refuses a face still associated to a user: disassociated first.
+    _disassociate_faces(
+        rekognition, collection, name, [face["FaceId"] for face in faces if face.get("UserId") == name]
+    )
+    _delete_faces(rekognition, collection, name, [face["FaceId"] for face in faces])
     if exists:
-        rekognition.delete_user(
-            CollectionId=collection, UserId=name, ClientRequestToken=_token("delete", name)
-        )
+        rekognition.delete_user(CollectionId=collection, UserId=name, ClientRequestToken=_token())
     records = _delete_match_records(dynamodb, table, name) if dynamodb is not None and table else 0
     return Removal(len(faces), records)
 

@@ -58,7 +58,13 @@ def add(
     name = wl.person_name(name)
     checked = [wl.read_photo(photo) for photo in photos]  # every file checked before any AWS call
     aws, _, collection = _connect(ctx)
-    face_ids = wl.enroll(aws.client("rekognition"), collection, name, checked)
+    try:
+        face_ids = wl.enroll(aws.client("rekognition"), collection, name, checked)
+    except BaseException as error:
+        # The enrollment's error is the `error:` line; what its cleanup could not undo comes first.
+        for note in getattr(error, "__notes__", []):
+            typer.echo(f"warning: {note}", err=True)
+        raise
     typer.echo(f"enrolled {name}: {len(face_ids)} face(s) added to collection {collection}")
 
 
@@ -178,6 +184,11 @@ def print_person_matches(console: Console, name: str, items: list[dict[str, Any]
     if len(items) >= limit:
         table.caption = f"first {limit}; --limit shows more"
     console.print(table)
+
+
+def require_watchlist(outputs: StackOutputs) -> None:
+    """ConfigProblem (like every `celeb watchlist` command) unless the stack has the watchlist."""
+    wl.collection_of(outputs)
 
 
 def image_searches(

@@ -849,6 +849,11 @@ USER_ID_PATTERN = re.compile(r"[a-zA-Z0-9_.\-:]+")
 MAX_USER_ID_CHARS = 128
 USER_ID_ALLOWED = "1 to 128 characters, each a letter a-z or A-Z, a digit, '_', '.', '-' or ':'"
 
+# Rekognition's limit for an image sent as bytes (Image.Bytes): enrollment photos and `celeb watchlist
+# search` photos travel so; the watchlist function sends larger uploads (up to MAX_IMAGE_BYTES) to
+# DetectFaces as an S3Object instead.
+MAX_IMAGE_BYTES_INLINE = 5 * 1024 * 1024
+
 WATCHLIST_ENV_COLLECTION = "WATCHLIST_COLLECTION_ID"
 WATCHLIST_ENV_THRESHOLD = "WATCHLIST_THRESHOLD"
 WATCHLIST_ENV_RETENTION_DAYS = "WATCHLIST_MATCH_RETENTION_DAYS"

@@ -10,11 +10,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from recognizer.contract import FaceOutcome, WatchlistFace, WatchlistMatch
+from recognizer.contract import MAX_IMAGE_BYTES_INLINE, FaceOutcome, WatchlistFace, WatchlistMatch
 from watchlist.faces import FacePlan, crop_jpeg, open_upright, plan_faces, ratio_box, searched_is_face
 
-# Bytes are accepted up to 5 MB; larger images (up to S3's 15 MB) go to DetectFaces as an S3Object.
-MAX_IMAGE_BYTES_INLINE = 5 * 1024 * 1024
 # More people than anyone reads per face; the threshold usually leaves one or none.
 MAX_USERS_PER_FACE = 5
 
@@ -34,6 +32,7 @@ def analyze_image(
     botocore's ClientError for what Rekognition refuses.
     """
     image = open_upright(data)
+    # Bytes are accepted up to MAX_IMAGE_BYTES_INLINE; larger images go to DetectFaces as an S3Object.
     where = s3_object if s3_object is not None and len(data) > MAX_IMAGE_BYTES_INLINE else None
     detected = rekognition.detect_faces(Image={"S3Object": where} if where else {"Bytes": data})
     plans = plan_faces(detected.get("FaceDetails") or [], image.width, image.height)

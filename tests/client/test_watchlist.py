@@ -147,6 +147,123 @@ def test_a_failure_midway_deletes_what_was_indexed(
     assert collection.calls["DeleteFaces"] == 1 and collection.calls["DeleteUser"] == 1
 
 
+def _faces_by_user() -> list[tuple[str, str | None]]:
+    faces, _ = _collection_state()
+    return sorted((face["FaceId"], face.get("UserId")) for face in faces)
+
+
+def _users() -> list[tuple[str, str]]:
+    return [(user["UserId"], user["UserStatus"]) for user in _collection_state()[1]]
+
+
+def test_a_failed_add_of_a_known_person_keeps_the_person_and_their_faces(
+    cli: Cli, collection: FaceCollection, table: str, photos: Any
+) -> None:
+    assert cli("watchlist", "add", "alice", photos("a.jpg", ("red", (100, 60, 240, 220)))).exit_code == 0
+    before = _faces_by_user()
+    assert [user for _, user in before] == ["alice"]
+    collection.fail_next["AssociateFaces"] = "AccessDeniedException"
+    failed = cli("watchlist", "add", "alice", photos("b.jpg", ("red", (40, 40, 200, 220))))
+    assert failed.exit_code == 4, failed.output
+    assert "AssociateFaces" in failed.stderr and "warning" not in failed.stderr
+    # This run did not create alice, so its cleanup deletes its own face only, never the person.
+    assert _users() == [("alice", "ACTIVE")]
+    assert _faces_by_user() == before
+    assert collection.calls["DeleteUser"] == 0
+
+
+def test_a_refused_photo_of_a_known_person_leaves_exactly_their_old_faces(
+    cli: Cli, collection: FaceCollection, table: str, photos: Any
+) -> None:
+    assert cli("watchlist", "add", "alice", photos("a.jpg", ("red", (100, 60, 240, 220)))).exit_code == 0
+    before = _faces_by_user()
+    # Two new photos: Rekognition associates the red one and refuses the other (not alice).
+    refused = cli(
+        "watchlist",
+        "add",
+        "alice",
+        photos("b.jpg", ("red", (40, 40, 200, 220))),
+        photos("c.jpg", ("green", (100, 60, 240, 220))),
+    )
+    assert refused.exit_code == 2, refused.output
+    assert "c.jpg: LOW_MATCH_CONFIDENCE" in refused.stderr and "warning" not in refused.stderr
+    # The new red face was associated to alice: disassociated, then deleted (DeleteFaces refuses
+    # an associated face), so no new face remains and alice keeps hers.
+    assert _faces_by_user() == before
+    assert _users() == [("alice", "ACTIVE")]
+    assert collection.calls["DisassociateFaces"] == 1
+
+
+def test_a_person_can_be_added_again_after_removal(
+    cli: Cli, collection: FaceCollection, table: str, photos: Any
+) -> None:
+    for round_ in range(3):
+        added = cli("watchlist", "add", "alice", photos(f"a{round_}.jpg", ("red", (100, 60, 240, 220))))
+        assert added.exit_code == 0, (round_, added.output)
+        assert _users() == [("alice", "ACTIVE")]
+        assert [user for _, user in _faces_by_user()] == ["alice"]
+        removed = cli("watchlist", "remove", "alice")
+        assert removed.exit_code == 0, (round_, removed.output)
+        assert _collection_state() == ([], [])
+    # And a failure of a re-add reports its own cause, cleans up the user it created.
+    collection.fail_next["AssociateFaces"] = "AccessDeniedException"
+    failed = cli("watchlist", "add", "alice", photos("b.jpg", ("red", (100, 60, 240, 220))))
+    assert failed.exit_code == 4 and "AssociateFaces" in failed.stderr, failed.output
+    assert "ResourceNotFound" not in failed.stderr and "warning" not in failed.stderr
+    assert _collection_state() == ([], [])
+
+
+def test_a_cleanup_that_fails_does_not_hide_why_the_enrollment_failed(
+    cli: Cli, collection: FaceCollection, table: str, photos: Any
+) -> None:
+    collection.fail_next["AssociateFaces"] = "AccessDeniedException"
+    collection.fail_next["DeleteFaces"] = "AccessDeniedException"
+    result = cli("watchlist", "add", "alice", photos("a.jpg", ("red", (100, 60, 240, 220))))
+    assert result.exit_code == 4, result.output
+    *warnings, error = result.stderr.strip().splitlines()
+    assert "AssociateFaces" in error and error.startswith("error:")
+    assert warnings == [
+        "warning: cleanup after the failed enrollment: could not delete the 1 face(s) indexed for "
+        "'alice' and its new user (An error occurred (AccessDeniedException) when calling "
+        "the DeleteFaces operation: DeleteFaces failed (injected)); `celeb watchlist list` shows what is "
+        "left, `celeb watchlist remove alice` deletes it"
+    ]
+    assert "Traceback" not in result.output
+    # What the warning says is left, and `remove` deletes it.
+    assert [user for _, user in _faces_by_user()] == [None]
+    assert cli("watchlist", "remove", "alice").exit_code == 0
+    assert _collection_state() == ([], [])
+
+
+def test_remove_names_the_faces_rekognition_kept() -> None:
+    """DeleteFaces answers 200 and lists what it refused: remove says so instead of "removed"."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from celeb import watchlist as wl
+
+    rekognition = boto3.client("rekognition", region_name="us-east-1")
+    face = {"FaceId": "11111111-1111-1111-1111-111111111111", "UserId": "alice", "ExternalImageId": "alice"}
+    with Stubber(rekognition) as stub:
+        stub.add_response("list_users", {"Users": [{"UserId": "alice", "UserStatus": "ACTIVE"}]})
+        stub.add_response("list_faces", {"Faces": [face]})
+        stub.add_response("disassociate_faces", {"DisassociatedFaces": [], "UserStatus": "ACTIVE",
+                          "UnsuccessfulFaceDisassociations": []})  # fmt: skip
+        stub.add_response(
+            "delete_faces",
+            {"UnsuccessfulFaceDeletions": [
+                {"FaceId": face["FaceId"], "UserId": "alice", "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]}
+            ]},
+        )  # fmt: skip
+        with pytest.raises(wl.CleanupIncomplete) as raised:
+            wl.remove(rekognition, COLLECTION_ID, "alice")
+        stub.assert_no_pending_responses()
+    assert str(raised.value) == (
+        "Rekognition kept 1 face(s) of 'alice' it was asked to delete (11111111-1111-1111-1111-111111111111: "
+        "ASSOCIATED_TO_AN_EXISTING_USER (user 'alice')); run `celeb watchlist remove alice` to delete them"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
@@ -189,10 +306,15 @@ def test_removing_nobody_is_a_clear_error(cli: Cli, collection: FaceCollection, 
 def test_a_stack_without_the_watchlist_says_so(cli: Cli, stack: Any, tmp_path: Path) -> None:
     path = tmp_path / "p.png"
     path.write_bytes(photo(200, 200, [("red", (50, 50, 150, 150))], fmt="PNG"))
-    for args in (("list",), ("search", str(path)), ("add", "alice", str(path)), ("remove", "alice")):
-        result = cli("watchlist", *args)
+    commands = [("watchlist", "list"), ("watchlist", "search", str(path)),
+                ("watchlist", "add", "alice", str(path)), ("watchlist", "remove", "alice"),
+                # The stack has a results table, but no person index: no Query is sent.
+                ("results", "--person", "alice"), ("results", "--person", "alice", "--json")]  # fmt: skip
+    for args in commands:
+        result = cli(*args)
         assert result.exit_code == 3, (args, result.output)
         assert "deployed without the watchlist; deploy it with -c watchlist=true" in result.stderr
+        assert "Query" not in result.stderr and "Traceback" not in result.output
 
 
 def test_an_upload_reaches_results_through_the_watchlist_function(

@@ -297,10 +297,19 @@ class FaceCollection:
                 "UserStatus": self.users[user_id]}  # fmt: skip
 
     def _delete_faces(self, body: dict[str, Any]) -> dict[str, Any]:
-        deleted = [face_id for face_id in body["FaceIds"] if self.faces.pop(face_id, None) is not None]
-        missing = [{"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]} for face_id in body["FaceIds"]
-                   if face_id not in deleted]  # fmt: skip
-        answer: dict[str, Any] = {"UnsuccessfulFaceDeletions": missing}
+        # Like Rekognition: a face still associated to a user is refused (DisassociateFaces first).
+        deleted, refused = [], []
+        for face_id in body["FaceIds"]:
+            face = self.faces.get(face_id)
+            if face is None:
+                refused.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
+            elif face.user_id is not None:
+                refused.append({"FaceId": face_id, "UserId": face.user_id,
+                                "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]})  # fmt: skip
+            else:
+                del self.faces[face_id]
+                deleted.append(face_id)
+        answer: dict[str, Any] = {"UnsuccessfulFaceDeletions": refused}
         if deleted:  # the model's DeletedFaces list has at least one element
             answer["DeletedFaces"] = deleted
         return answer
