@@ -822,17 +822,6 @@ class WatchlistMetricName(StrEnum):
     WATCHLIST_SEARCH_LATENCY = "WatchlistSearchLatency"  # Milliseconds: Rekognition's search calls
 
 
-class VideoMetricName(StrEnum):
-    """The video functions' figures (EMF on their log lines, dimension FunctionName, metrics_namespace)."""
-
-    JOBS_STARTED = "VideoJobsStarted"  # a Rekognition job started (the start function)
-    STARTS_DEFERRED = "VideoStartsDeferred"  # a start sent back to the start queue, delayed
-    JOBS_SUCCEEDED = "VideoJobsSucceeded"  # a job's results recorded (the results function)
-    # a video recorded FAILED: by the start function (limit checks, a refused start) or the results
-    # function (Rekognition's failure, a timeout)
-    JOBS_FAILED = "VideoJobsFailed"
-
-
 # Watchlist (stacks/watchlist.py, lambda/watchlist/, celeb/watchlist.py): the face collection's user
 # ids, the watchlist function's environment, and its records in the results table.
 # - `pk = image_pk(bucket, key)`, `sk = WATCHLIST#<version>`: one summary per searched version (faces
@@ -1018,9 +1007,52 @@ MEDIA_VIDEO = "video"  # the `media` attribute of a video's items (images carry 
 VIDEO_JOBS_PK = "VIDEOJOBS"
 PENDING_JOB_PREFIX = "PENDING#"
 TIMELINE_PREFIX = "timelines/"
-# Summary items keep at most this many intervals per celebrity (the timeline object keeps all): a
-# summary of hundreds of celebrities then stays well under DynamoDB's 400 KB item limit.
+# Summary items keep at most this many intervals per celebrity (the timeline object keeps all).
 SUMMARY_INTERVALS = 20
+# ... and at most this many celebrities, those with the most appearances (then the highest
+# confidence); `celebrity_count` stays the video's total and `summary_celebrities` says how many the
+# item kept, the timeline object and the index items keep every one. A kept celebrity is at most a
+# kilobyte or two (20 intervals, a few URLs), so the item stays far under DynamoDB's 400 KB; should
+# names or URLs be unusually long, celebrities are dropped from the end until the item's size (as
+# DynamoDB counts it, numbers at their largest) is under SUMMARY_MAX_BYTES.
+SUMMARY_CELEBRITIES = 100
+DYNAMODB_MAX_ITEM_BYTES = 400 * 1024
+SUMMARY_MAX_BYTES = 300 * 1024
+# Top-level boxes an MP4/MOV starts with (`ftyp` in MP4; old QuickTime files may start otherwise):
+# the client's check of a local file and the start function's limit checks.
+LEADING_BOXES = frozenset({"ftyp", "moov", "mdat", "wide", "free", "skip", "pnot", "uuid"})
+# How often the stack's sweep looks for overdue jobs (stacks/video.py); below the smallest
+# video_job_timeout_minutes (a test checks), so a timeout is recorded within one sweep of it.
+VIDEO_SWEEP_MINUTES = 10
+# `celeb recognize` waits for a video's settled summary at most video_job_timeout_minutes plus this:
+# two sweeps (the one that records the timeout may run just before the deadline) and a start deferred
+# once at SQS's longest delay (15 minutes).
+VIDEO_WAIT_MARGIN_MINUTES = 2 * VIDEO_SWEEP_MINUTES + 15
+
+
+class VideoStackOutput(StrEnum):
+    """Outputs of a stack with stored video, beside StackOutput's VIDEO_* (written by stacks/video.py)."""
+
+    JOB_TIMEOUT_MINUTES = "VideoJobTimeoutMinutes"  # video_job_timeout_minutes, for the client's wait
+    COMPLETION_DEAD_LETTER_QUEUE_URL = "VideoCompletionDeadLetterQueueUrl"  # to redrive notices
+
+
+class VideoMetricName(StrEnum):
+    """The video functions' figures (EMF on their log lines, dimension FunctionName, metrics_namespace)."""
+
+    JOBS_STARTED = "VideoJobsStarted"  # a Rekognition job started (the start function)
+    STARTS_DEFERRED = "VideoStartsDeferred"  # a start sent back to the start queue, delayed
+    JOBS_SUCCEEDED = "VideoJobsSucceeded"  # a job's results recorded (the results function)
+    # a video recorded FAILED: by the start function (limit checks, a refused start) or the results
+    # function (Rekognition's failure, a timeout)
+    JOBS_FAILED = "VideoJobsFailed"
+
+
+def video_wait_minutes(job_timeout_minutes: int) -> int:
+    """How long the client waits for a video's settled summary before it gives up watching."""
+    return job_timeout_minutes + VIDEO_WAIT_MARGIN_MINUTES
+
+
 # Environment of the video functions (the stack writes them; recognizer.video.settings reads them).
 ENV_VIDEO_TOPIC_ARN = "VIDEO_TOPIC_ARN"
 ENV_VIDEO_ROLE_ARN = "VIDEO_ROLE_ARN"
@@ -1113,25 +1145,63 @@ def video_started_item(ref: ImageRef, job_id: str, started_at: str) -> dict[str,
 
 
 def video_summary_item(result: VideoResult) -> dict[str, Any]:
-    """The SUCCEEDED summary item of a video: every celebrity, intervals cut to SUMMARY_INTERVALS."""
+    """The SUCCEEDED summary item of a video, bounded: at most SUMMARY_CELEBRITIES celebrities (the most
+    appearances), SUMMARY_INTERVALS intervals each, and SUMMARY_MAX_BYTES in all."""
     item = _base_item(result["bucket"], result["key"], result["version_id"], ResultStatus.SUCCEEDED,
                       result["analyzed_at"])  # fmt: skip
-    celebrities = [
-        {**celebrity, "intervals": celebrity["intervals"][:SUMMARY_INTERVALS]}
-        for celebrity in result["celebrities"]
-    ]
+    ranked = sorted(
+        range(len(result["celebrities"])),
+        key=lambda index: (
+            -result["celebrities"][index]["appearances"],
+            -result["celebrities"][index]["confidence"],
+            index,
+        ),
+    )
+    kept = sorted(ranked[:SUMMARY_CELEBRITIES])  # in the result's order: highest confidence first
     item |= {
         "media": MEDIA_VIDEO,
         "job_id": result["job_id"],
-        "celebrity_count": len(celebrities),
+        "celebrity_count": len(result["celebrities"]),
         "unrecognized_faces": 0,  # Rekognition's video API reports recognized celebrities only
-        "celebrities": celebrities,
         "detections": result["detections"],
     }
     for name in ("duration_ms", "timeline"):
         if result[name] is not None:  # type: ignore[literal-required]
             item[name] = result[name]  # type: ignore[literal-required]
+    celebrities = [
+        {**celebrity, "intervals": celebrity["intervals"][:SUMMARY_INTERVALS]}
+        for celebrity in (result["celebrities"][index] for index in kept)
+    ]
+    size = dynamodb_item_bytes(to_decimals(item)) + 64  # room for the two attributes below
+    sizes = [dynamodb_value_bytes(to_decimals(celebrity)) + 1 for celebrity in celebrities]
+    while celebrities and size + 3 + sum(sizes) > SUMMARY_MAX_BYTES:
+        celebrities.pop()
+        sizes.pop()
+    item |= {"celebrities": celebrities, "summary_celebrities": len(celebrities)}
     return to_decimals(item)
+
+
+def dynamodb_item_bytes(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it against its 400 KB limit (numbers counted at 21 bytes)."""
+    return sum(len(name.encode()) + dynamodb_value_bytes(value) for name, value in item.items())
+
+
+def dynamodb_value_bytes(value: Any) -> int:
+    """One attribute value's size: UTF-8 strings, binary, numbers (at most 21), lists and maps (3 bytes,
+    plus one a member, plus a map's names), booleans and nulls (1)."""
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, int | float | Decimal):
+        return 21
+    if isinstance(value, Mapping):
+        return 3 + sum(len(str(k).encode()) + dynamodb_value_bytes(v) + 1 for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return 3 + sum(dynamodb_value_bytes(member) + 1 for member in value)
+    raise ContractError(f"{type(value).__name__} {value!r:.80}: not a DynamoDB attribute value")
 
 
 def video_celebrity_items(result: VideoResult) -> list[dict[str, Any]]:

@@ -12,19 +12,26 @@ from botocore.stub import Stubber
 from recognizer import clients
 from recognizer.contract import (
     CELEBRITY_INDEX,
+    DYNAMODB_MAX_ITEM_BYTES,
     PARTITION_KEY,
     SORT_KEY,
+    SUMMARY_CELEBRITIES,
     SUMMARY_INTERVALS,
+    SUMMARY_MAX_BYTES,
+    VERSION_PREFIX,
     FailureCause,
     ImageRef,
     ResultStatus,
+    dynamodb_item_bytes,
     from_decimals,
     image_pk,
     pending_job_key,
     summary_sk,
     timeline_key,
     video_result_of,
+    video_summary_item,
 )
+from recognizer.errors import InvalidEventError
 from recognizer.video.completion import handle_results
 from recognizer.video.timeline import appearances, detection
 from tests.handler.recognizer_testkit import BUCKET, TABLE, WHEN, create_results_table, sqs_event
@@ -249,9 +256,34 @@ def test_completion_after_a_timeout_still_records_the_result(
     assert _summary(setup["dynamodb"])["status"] == ResultStatus.SUCCEEDED
 
 
-def test_unreadable_messages_are_dropped_not_retried(setup: dict[str, Any]) -> None:
-    event = sqs_event(("bad", "not json"), ("odd", json.dumps({"hello": "world"})))
-    assert handle_results(event, None, services=setup["services"]) == {"batchItemFailures": []}
+def test_unreadable_messages_are_left_for_the_dead_letter_queue(
+    setup: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bad input is never silently dropped: handed back, it reaches the completion DLQ (and its alarm)."""
+    event = sqs_event(
+        ("bad", "not json"),
+        ("odd", json.dumps({"hello": "world"})),
+        ("sns", json.dumps({"Type": "Notification", "Message": {"JobId": "job-1"}})),  # not a string
+        ("nil", json.dumps({"Type": "Notification"})),
+        ("ok", json.dumps(SCHEDULED)),  # the good one in the batch still runs
+    )
+    event["Records"].append({"messageId": "dict", "body": {"JobId": "job-1"}})  # a body that is no string
+    assert handle_results(event, None, services=setup["services"]) == {
+        "batchItemFailures": [{"itemIdentifier": m} for m in ("bad", "odd", "sns", "nil", "dict")]
+    }
+    errors = {r.message_id: r.error_message for r in caplog.records if r.levelname == "ERROR"}  # type: ignore[attr-defined]
+    assert errors["bad"].startswith("SQS body is not JSON")
+    assert errors["dict"] == "SQS body is dict, expected a JSON string"
+    assert errors["sns"] == "the SNS notification's Message is dict, expected a JSON string"
+    assert errors["nil"] == "the SNS notification's Message is NoneType, expected a JSON string"
+    assert "not a Rekognition notice" in errors["odd"]
+
+
+def test_a_direct_invocation_of_bad_input_is_a_named_error(setup: dict[str, Any]) -> None:
+    with pytest.raises(InvalidEventError, match="Message is int, expected a JSON string"):
+        handle_results({"Type": "Notification", "Message": 42}, None, services=setup["services"])
+    with pytest.raises(InvalidEventError, match="not a Rekognition notice"):
+        handle_results({"JobId": 42}, None, services=setup["services"])
 
 
 def test_a_sweep_that_cannot_settle_a_job_is_not_handed_back(
@@ -267,3 +299,64 @@ def test_a_sweep_that_cannot_settle_a_job_is_not_handed_back(
         "batchItemFailures": []
     }
     assert [item["job_id"] for item in services.store.pending_jobs()] == ["job-8"]  # still pending
+
+
+def test_a_summary_of_many_celebrities_stays_under_dynamodbs_item_limit(
+    setup: dict[str, Any], rekognition: Stubber
+) -> None:
+    """900 celebrities with Rekognition's few URLs each: the summary keeps the 100 seen most often and
+    says so; the timeline and the index keep every one."""
+    services = setup["services"]
+    services.store.record_started(REF, "job-many", "2026-11-26T11:00:00Z")
+    found = []
+    for i in range(900):
+        for t in range(2 if i >= 800 else 1):  # the last 100 appear twice
+            entry = recognition(
+                t * 5_000 + i, f"Celebrity number {i:03d} of a crowded video", f"C{i:03d}", 90.0
+            )
+            entry["Celebrity"]["Urls"] = [f"www.wikidata.org/wiki/Q{i}{'0' * 60}/{n}" for n in range(5)]
+            found.append(entry)
+    found.sort(key=lambda entry: entry["Timestamp"])
+    pages = [found[start : start + 1000] for start in range(0, len(found), 1000)]
+    _expect_pages(rekognition, "job-many", [
+        job_page("job-many", page, next_token=f"p{n + 1}" if n + 1 < len(pages) else None)
+        for n, page in enumerate(pages)
+    ])  # fmt: skip
+    assert handle_results(_notice_event("job-many"), None, services=services) == {"batchItemFailures": []}
+
+    key = {PARTITION_KEY: {"S": image_pk(BUCKET, "clip.mp4")}, SORT_KEY: {"S": summary_sk(VERSION)}}
+    stored = setup["dynamodb"].get_item(TableName=TABLE, Key=key)["Item"]
+    # Even as typed JSON (larger than DynamoDB's own count) the item is under the limit.
+    assert len(json.dumps(stored).encode()) < DYNAMODB_MAX_ITEM_BYTES
+    summary = _summary(setup["dynamodb"])
+    assert (summary["celebrity_count"], summary["summary_celebrities"]) == (900, SUMMARY_CELEBRITIES)
+    kept = {celebrity["id"] for celebrity in summary["celebrities"]}
+    assert kept == {f"C{i:03d}" for i in range(800, 900)}  # the most appearances
+    assert all(len(c["intervals"]) <= SUMMARY_INTERVALS for c in summary["celebrities"])
+    assert len(video_result_of(summary)["celebrities"]) == SUMMARY_CELEBRITIES
+    timeline = json.loads(
+        setup["s3"].get_object(Bucket=TIMELINES, Key=timeline_key("job-many"))["Body"].read()
+    )
+    assert len(timeline["celebrities"]) == 900
+    # Every celebrity in the summary would have been too large an item.
+    assert sum(dynamodb_item_bytes({"c": c}) for c in timeline["celebrities"]) > DYNAMODB_MAX_ITEM_BYTES
+    indexed = setup["dynamodb"].query(
+        TableName=TABLE,
+        KeyConditionExpression=f"{PARTITION_KEY} = :pk AND begins_with({SORT_KEY}, :v)",
+        ExpressionAttributeValues={":pk": {"S": image_pk(BUCKET, "clip.mp4")}, ":v": {"S": VERSION_PREFIX}},
+        Select="COUNT",
+    )
+    assert indexed["Count"] >= 900  # one index item per celebrity (besides the summary)
+
+
+def test_a_summary_of_celebrities_with_huge_urls_is_cut_by_size() -> None:
+    celebrity = appearances([detection(recognition(0, "Ada", "A1", 90.0))], gap_ms=1000)[0]
+    heavy = {**celebrity, "urls": ["www.example.com/" + "x" * 10_000]}
+    result: Any = {
+        "bucket": BUCKET, "key": "clip.mp4", "version_id": VERSION, "job_id": "job-x",
+        "celebrities": [{**heavy, "id": f"H{i}"} for i in range(60)], "detections": 60,
+        "duration_ms": None, "timeline": None, "analyzed_at": "2026-11-26T11:00:00Z",
+    }  # fmt: skip
+    item = video_summary_item(result)
+    assert dynamodb_item_bytes(item) <= SUMMARY_MAX_BYTES < DYNAMODB_MAX_ITEM_BYTES
+    assert item["celebrity_count"] == 60 and 0 < item["summary_celebrities"] == len(item["celebrities"]) < 60

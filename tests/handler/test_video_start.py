@@ -22,6 +22,7 @@ from recognizer.contract import (
     summary_sk,
     video_job_token,
 )
+from recognizer.errors import UnexpectedServiceError
 from recognizer.video.start import DEFERRALS_ATTRIBUTE, handle_start
 from tests.handler.recognizer_testkit import (
     BUCKET,
@@ -205,3 +206,89 @@ def test_transient_failure_hands_the_message_back(setup: dict[str, Any], rekogni
     assert handle_start(_message(ref), None, services=setup["services"]) == {
         "batchItemFailures": [{"itemIdentifier": "m1"}]
     }
+
+
+# --- a settled job is not re-opened; bad input gets named errors ------------------------------------
+
+
+@pytest.mark.parametrize("error_type", ["VideoJobFailedError", "VideoJobTimeoutError"])
+def test_restarting_a_failed_job_keeps_its_recorded_failure(
+    setup: dict[str, Any], rekognition: Stubber, error_type: str
+) -> None:
+    """A redelivered event (or a second `recognize s3://`) gets the same job back from the token:
+    the recorded FAILED stands, rather than IN_PROGRESS again until the next timeout."""
+    ref = _upload(setup["s3"], "clip.mp4")
+    store = setup["services"].store
+    store.record_failure(
+        ref, error_type, "it failed", FailureCause.ENVIRONMENT, "2026-11-26T11:00:00Z", "job-1"
+    )
+    _expect_start(rekognition, ref, "job-1")  # the same token: Rekognition answers with the same job
+    assert handle_start(_message(ref), None, services=setup["services"]) == {"batchItemFailures": []}
+    rekognition.assert_no_pending_responses()
+    summary = _summary(setup["dynamodb"], ref)
+    assert (summary["status"], summary["error_type"], summary["job_id"]) == (
+        ResultStatus.FAILED,
+        error_type,
+        "job-1",
+    )
+    assert _item(setup["dynamodb"], pending_job_key("job-1")) is None  # the sweep has nothing to wait for
+    _expect_start(rekognition, ref, "job-1")
+    direct = handle_start({"bucket": BUCKET, "object_name": ref.key, "version_id": ref.version_id}, None,
+                          services=setup["services"])  # fmt: skip
+    assert direct == {"outcome": "duplicate", "job_id": "job-1"}
+
+
+def test_a_failure_before_any_job_starts_a_new_one(setup: dict[str, Any], rekognition: Stubber) -> None:
+    """Only the same job id is kept: a failure recorded without a job (access denied, ...) is retried."""
+    ref = _upload(setup["s3"], "clip.mp4")
+    setup["services"].store.record_failure(
+        ref, "RekognitionAccessDeniedError", "denied", FailureCause.ENVIRONMENT, "2026-11-26T11:00:00Z"
+    )
+    _expect_start(rekognition, ref, "job-2")
+    handle_start(_message(ref), None, services=setup["services"])
+    summary = _summary(setup["dynamodb"], ref)
+    assert (summary["status"], summary["job_id"]) == (ResultStatus.IN_PROGRESS, "job-2")
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        {"stringValue": "two", "dataType": "Number"},
+        {"stringValue": "-1", "dataType": "Number"},
+        {"binaryValue": "AA==", "dataType": "Binary"},
+        "3",
+        7,
+    ],
+)
+def test_a_malformed_deferral_count_counts_as_zero(
+    setup: dict[str, Any], rekognition: Stubber, attribute: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = _upload(setup["s3"], "clip.mp4")
+    rekognition.add_client_error("start_celebrity_recognition", service_error_code="LimitExceededException")
+    event = _message(ref)
+    event["Records"][0]["messageAttributes"] = {DEFERRALS_ATTRIBUTE: attribute}
+    with AwsAnswers(setup["sqs"]) as answers:
+        assert handle_start(event, None, services=setup["services"]) == {"batchItemFailures": []}
+    [params] = [params for operation, params in answers.calls if operation == "SendMessage"]
+    expected = "4" if attribute == "3" else "1"  # a bare string value is still read
+    assert params["MessageAttributes"][DEFERRALS_ATTRIBUTE]["StringValue"] == expected
+    if expected == "1":
+        [warning] = [r for r in caplog.records if "unreadable deferral count" in r.getMessage()]
+        assert "expected a whole number" in warning.error_message  # type: ignore[attr-defined]
+
+
+def test_a_start_answer_without_a_job_id_is_a_named_error(setup: dict[str, Any]) -> None:
+    """JobId is optional in botocore's model of the answer: without it, a named, retryable error (the
+    message comes back, then the dead-letter queue), never a KeyError."""
+    ref = _upload(setup["s3"], "clip.mp4")
+    services = setup["services"]
+    stubber = Stubber(services.rekognition)
+    stubber.add_response("start_celebrity_recognition", {})
+    with stubber:
+        result = handle_start(_message(ref), None, services=services)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert _summary(setup["dynamodb"], ref) is None
+    stubber.add_response("start_celebrity_recognition", {})
+    with stubber, pytest.raises(UnexpectedServiceError, match="answered without a JobId"):
+        handle_start({"bucket": BUCKET, "object_name": ref.key, "version_id": ref.version_id}, None,
+                     services=services)  # fmt: skip

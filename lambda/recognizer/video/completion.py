@@ -24,6 +24,7 @@ from recognizer.contract import (
     ContractError,
     FailureCause,
     ImageRef,
+    VideoMetricName,
     VideoResult,
     pending_job_of,
 )
@@ -31,6 +32,7 @@ from recognizer.errors import ConfigurationError, InvalidEventError, Recognition
 from recognizer.results import utc_timestamp
 from recognizer.video.errors import VideoJobFailedError, VideoJobNotFoundError, VideoJobTimeoutError
 from recognizer.video.jobs import JobPage, job_pages
+from recognizer.video.metrics import log_with_metrics, video_metrics
 from recognizer.video.services import VideoServices, video_services
 from recognizer.video.settings import load_video_settings
 from recognizer.video.timeline import appearances, detection
@@ -54,33 +56,50 @@ def handle_results(
     services = services or video_services(load_video_settings(environ))
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
-        # A direct invocation: {"JobId": ...} collects one job, anything else sweeps.
+        # A direct invocation: {"JobId": ...} collects one job, a scheduled event sweeps.
         return {"outcomes": _handle_document(event, services)}
     failures = []
     for record in records:
         message_id = record.get("messageId") if isinstance(record, dict) else None
         try:
-            document = json.loads(record.get("body") or "")
-        except (AttributeError, ValueError):
-            log.log_event("video results: unreadable message dropped", logging.ERROR, message_id=message_id)
-            continue
-        if _is_scheduled(document):
-            # A job the sweep could not settle now is swept again in SWEEP_MINUTES: handing the
-            # scheduled event back would only walk it towards the dead-letter queue.
-            sweep(services)
-            continue
-        if JobOutcome.RETRY in _handle_document(document, services) and message_id:
+            document = _json(record.get("body") if isinstance(record, dict) else record, "SQS body")
+            if _is_scheduled(document):
+                # A job the sweep could not settle now is swept again in SWEEP_MINUTES: handing the
+                # scheduled event back would only walk it towards the dead-letter queue.
+                sweep(services)
+                continue
+            outcomes = _handle_document(document, services)
+        except InvalidEventError as error:
+            # Handed back: after max_receive_count receives it waits in the completion dead-letter
+            # queue (alarm CompletionDeadLetters) for someone to read, never silently gone.
+            log.log_event(
+                "video results: unreadable message, left for the dead-letter queue",
+                logging.ERROR,
+                error_type=error.error_type,
+                error_message=error.message,
+                message_id=message_id,
+            )
+            outcomes = [str(JobOutcome.RETRY)]
+        if JobOutcome.RETRY in outcomes and message_id:
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}
 
 
+def _json(text: Any, what: str) -> Any:
+    """The JSON document in `text`; InvalidEventError when it is no JSON string."""
+    if not isinstance(text, str):
+        raise InvalidEventError(f"{what} is {type(text).__name__}, expected a JSON string")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise InvalidEventError(f"{what} is not JSON: {text!r:.200}") from None
+
+
 def _handle_document(document: Any, services: VideoServices) -> list[str]:
+    """The outcomes of one notice or scheduled event; InvalidEventError when it is neither."""
     if isinstance(document, dict) and document.get("Type") == "Notification":
         # An SNS envelope (a subscription without raw message delivery): the notice is inside.
-        try:
-            document = json.loads(document.get("Message") or "")
-        except ValueError:
-            document = None
+        document = _json(document.get("Message"), "the SNS notification's Message")
     if _is_scheduled(document):
         return [str(outcome) for outcome in sweep(services)]
     if isinstance(document, dict) and isinstance(document.get("JobId"), str):
@@ -90,11 +109,9 @@ def _handle_document(document: Any, services: VideoServices) -> list[str]:
             )
             return []
         return [str(collect(document["JobId"], services))]
-    error = InvalidEventError(
+    raise InvalidEventError(
         f"not a Rekognition notice {{'JobId', 'Status', 'API', ...}} nor a scheduled event: {document!r:.200}"
     )
-    log.log_event("video results: message dropped", logging.ERROR, error_message=str(error))
-    return []
 
 
 def _is_scheduled(document: Any) -> bool:
@@ -140,7 +157,7 @@ def collect(
             return _logged(JobOutcome.UNKNOWN, job_id, None)
         if first.status == "SUCCEEDED":
             store.record_result(_result(job_id, ref, first, pages, services))
-            return _logged(JobOutcome.SUCCEEDED, job_id, ref)
+            return _logged(JobOutcome.SUCCEEDED, job_id, ref, services=services)
         if first.status == "FAILED":
             error = VideoJobFailedError(
                 f"Rekognition's job {job_id} for {ref.describe()} failed: "
@@ -216,12 +233,25 @@ def _record(
         )
     except RecognitionError as storage_error:
         return _logged(JobOutcome.RETRY, job_id, ref, storage_error)
-    return _logged(outcome, job_id, ref, error)
+    return _logged(outcome, job_id, ref, error, services=services)
+
+
+_COUNTED = {
+    JobOutcome.SUCCEEDED: VideoMetricName.JOBS_SUCCEEDED,
+    JobOutcome.FAILED: VideoMetricName.JOBS_FAILED,
+    JobOutcome.TIMED_OUT: VideoMetricName.JOBS_FAILED,
+}
 
 
 def _logged(
-    outcome: JobOutcome, job_id: str, ref: ImageRef | None, error: Exception | None = None
+    outcome: JobOutcome,
+    job_id: str,
+    ref: ImageRef | None,
+    error: Exception | None = None,
+    *,
+    services: VideoServices | None = None,
 ) -> JobOutcome:
+    """One line per job outcome; a recorded result's or failure's carries its metric (`services`)."""
     level = logging.INFO if outcome in (JobOutcome.SUCCEEDED, JobOutcome.RUNNING) else logging.WARNING
     fields: dict[str, Any] = {
         "outcome": str(outcome),
@@ -230,5 +260,8 @@ def _logged(
     }
     if error is not None:
         fields |= {"error_type": type(error).__name__, "error_message": str(error)}
-    log.log_event(f"video job {outcome}", level, **fields)
+    figures = None
+    if services is not None and outcome in _COUNTED:
+        figures = video_metrics(services.settings.common.metrics_namespace, _COUNTED[outcome], services.now())
+    log_with_metrics(f"video job {outcome}", level, figures, **fields)
     return outcome

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 HEADER_BYTES = 16  # the longest box header: size, type and a 64-bit size
-# Top-level boxes an MP4/MOV starts with (`ftyp` in MP4; old QuickTime files may start otherwise).
-LEADING_BOXES = frozenset({"ftyp", "moov", "mdat", "wide", "free", "skip", "pnot", "uuid"})
 _CONTAINERS = ("trak", "mdia", "minf", "stbl")
 
 

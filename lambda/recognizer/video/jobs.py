@@ -58,7 +58,14 @@ def start_job(client: Any, ref: ImageRef, *, topic_arn: str, role_arn: str) -> s
         raise _map_error(error, ref, "StartCelebrityRecognition") from error
     except BotoCoreError as error:
         raise aws_errors.from_botocore_error(error, ref, "Rekognition") from error
-    return str(response["JobId"])
+    job_id = response.get("JobId") if isinstance(response, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        raise UnexpectedServiceError(
+            f"StartCelebrityRecognition for {ref.describe()} answered without a JobId (got "
+            f"{job_id!r}): expected the started job's id",
+            **ref.error_fields(),
+        )
+    return job_id
 
 
 def job_pages(client: Any, job_id: str, ref: ImageRef | None = None) -> Iterator[JobPage]:

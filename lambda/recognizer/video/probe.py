@@ -12,11 +12,16 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from recognizer import aws_errors
-from recognizer.contract import H264_SAMPLE_ENTRIES, MAX_VIDEO_BYTES, MAX_VIDEO_SECONDS, ImageRef
+from recognizer.contract import (
+    H264_SAMPLE_ENTRIES,
+    LEADING_BOXES,
+    MAX_VIDEO_BYTES,
+    MAX_VIDEO_SECONDS,
+    ImageRef,
+)
 from recognizer.probe import map_s3_error, object_request, pinned_version
 from recognizer.video.container import (
     HEADER_BYTES,
-    LEADING_BOXES,
     ContainerError,
     VideoFacts,
     parse_header,

@@ -19,12 +19,13 @@ from enum import StrEnum
 from typing import Any
 
 from recognizer import log
-from recognizer.contract import FailureCause, ImageRef, ResultStatus, is_video_key
+from recognizer.contract import FailureCause, ImageRef, ResultStatus, VideoMetricName, is_video_key
 from recognizer.errors import ConfigurationError, InvalidEventError, RecognitionError
 from recognizer.events import DirectInvocation, SqsBatch, UploadEvents, Work, parse_event, parse_sqs_body
 from recognizer.results import utc_timestamp
 from recognizer.video.errors import VideoJobLimitError
 from recognizer.video.jobs import start_job
+from recognizer.video.metrics import log_with_metrics, video_metrics
 from recognizer.video.probe import check_video
 from recognizer.video.services import VideoServices, video_services
 from recognizer.video.settings import load_video_settings
@@ -105,11 +106,14 @@ def start_one(
     try:
         # Upload events name the version: a duplicate costs one read. Otherwise the S3 read names it.
         pinned = ref.version_id is not None
-        if pinned and (stored := store.summary(ref)) is not None and _settled(stored):
+        stored = store.summary(ref) if pinned else None
+        if stored is not None and _settled(stored):
             return _logged(StartOutcome.DUPLICATE, ref, stored.get("job_id"))
         ref = check_video(services.s3, ref).ref
-        if not pinned and (stored := store.summary(ref)) is not None and _settled(stored):
-            return _logged(StartOutcome.DUPLICATE, ref, stored.get("job_id"))
+        if not pinned:
+            stored = store.summary(ref)
+            if stored is not None and _settled(stored):
+                return _logged(StartOutcome.DUPLICATE, ref, stored.get("job_id"))
         in_flight = len(store.pending_jobs())
         if in_flight >= settings.max_concurrent_jobs:
             raise VideoJobLimitError(
@@ -122,8 +126,12 @@ def start_one(
         job_id = start_job(
             services.rekognition, ref, topic_arn=settings.topic_arn, role_arn=settings.role_arn
         )
+        if stored is not None and stored.get("job_id") == job_id:
+            # The same token gave back the job already recorded (a failed or timed-out one): its
+            # recorded state stands; IN_PROGRESS again would hide it until the next timeout.
+            return _logged(StartOutcome.DUPLICATE, ref, job_id)
         store.record_started(ref, job_id, utc_timestamp(services.now()))
-        return _logged(StartOutcome.STARTED, ref, job_id)
+        return _logged(StartOutcome.STARTED, ref, job_id, services=services)
     except ConfigurationError:
         raise
     except VideoJobLimitError as error:
@@ -137,7 +145,7 @@ def start_one(
             )
         except RecognitionError as storage_error:
             return _logged(StartOutcome.RETRY, ref, job_id, storage_error)
-        return _logged(StartOutcome.FAILED, ref, job_id, error)
+        return _logged(StartOutcome.FAILED, ref, job_id, error, services=services)
 
 
 def _settled(item: dict[str, Any]) -> bool:
@@ -150,8 +158,7 @@ def _settled(item: dict[str, Any]) -> bool:
 
 def _defer(record: dict[str, Any], services: VideoServices) -> bool:
     """Send the start again, delayed; True once sent (the original message is then done)."""
-    attributes = record.get("messageAttributes") or {}
-    deferrals = int((attributes.get(DEFERRALS_ATTRIBUTE) or {}).get("stringValue") or 0)
+    deferrals = deferrals_of(record)
     # 1, 2, 4, 8, then 15 minutes, with jitter so that deferred starts do not return in step.
     delay = min(MAX_DELAY_SECONDS, 60 * 2 ** min(deferrals, 4)) - random.randint(0, 30)
     if services.sqs is None or not services.settings.start_queue_url:
@@ -173,10 +180,13 @@ def _defer(record: dict[str, Any], services: VideoServices) -> bool:
             message_id=record.get("messageId"),
         )
         return False
-    log.log_event(
+    log_with_metrics(
         "video start deferred",
         # After about two hours of waiting someone should look at the account's video jobs.
         logging.WARNING if deferrals + 1 >= LONG_WAIT_DEFERRALS else logging.INFO,
+        video_metrics(
+            services.settings.common.metrics_namespace, VideoMetricName.STARTS_DEFERRED, services.now()
+        ),
         message_id=record.get("messageId"),
         delay_seconds=delay,
         deferrals=deferrals + 1,
@@ -184,12 +194,51 @@ def _defer(record: dict[str, Any], services: VideoServices) -> bool:
     return True
 
 
+def deferrals_of(record: dict[str, Any]) -> int:
+    """How often the start was deferred already: the message's `video_deferrals` attribute.
+
+    Our own messages carry a whole number; anything else (someone's hand-sent message, an attribute
+    of another shape) counts as 0, logged: the start is delayed from the shortest step again rather
+    than dropped.
+    """
+    attributes = record.get("messageAttributes")
+    attribute = attributes.get(DEFERRALS_ATTRIBUTE) if isinstance(attributes, dict) else None
+    if attribute is None:
+        return 0
+    raw = attribute.get("stringValue") if isinstance(attribute, dict) else attribute
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw.strip())
+    log.log_event(
+        "video start: unreadable deferral count, counted as 0",
+        logging.WARNING,
+        error_message=f"message attribute {DEFERRALS_ATTRIBUTE}={raw!r:.80}: expected a whole number "
+        "of deferrals (a Number attribute)",
+        message_id=record.get("messageId"),
+    )
+    return 0
+
+
+_COUNTED = {
+    StartOutcome.STARTED: VideoMetricName.JOBS_STARTED,
+    StartOutcome.FAILED: VideoMetricName.JOBS_FAILED,
+}
+
+
 def _logged(
-    outcome: StartOutcome, ref: ImageRef, job_id: str | None, error: RecognitionError | None = None
+    outcome: StartOutcome,
+    ref: ImageRef,
+    job_id: str | None,
+    error: RecognitionError | None = None,
+    *,
+    services: VideoServices | None = None,
 ) -> tuple[StartOutcome, str | None, RecognitionError | None]:
+    """One line per start; a started job's and a recorded failure's carry their metric (`services`)."""
     level = logging.WARNING if outcome in (StartOutcome.FAILED, StartOutcome.RETRY) else logging.INFO
     fields: dict[str, Any] = {"outcome": str(outcome), "job_id": job_id, **ref.error_fields()}
     if error is not None:
         fields |= {"error_type": error.error_type, "error_message": error.message}
-    log.log_event(f"video start {outcome}", level, **fields)
+    figures = None
+    if services is not None and outcome in _COUNTED:
+        figures = video_metrics(services.settings.common.metrics_namespace, _COUNTED[outcome], services.now())
+    log_with_metrics(f"video start {outcome}", level, figures, **fields)
     return outcome, job_id, error
