@@ -11,9 +11,10 @@ Rekognition ("Images in .png format don't contain Exif metadata"): its pixels ar
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -60,16 +61,22 @@ def confidence_label(name: str, confidence: float) -> str:
     return f"{name} {math.floor(confidence * 10) / 10:.1f}%"
 
 
-def boxes_of(result: RecognitionResult) -> list[LabeledBox]:
-    """The boxes a result holds: each celebrity, named with its match confidence.
+def boxes_of(result: RecognitionResult, watchlist: Iterable[Mapping[str, Any]] = ()) -> list[LabeledBox]:
+    """The boxes to draw: each celebrity of the result, named with its match confidence, then each
+    watchlist match of the same version (`watchlist_match_of`'s shape), named with its similarity.
 
     Results carry only the number of unrecognized faces, not their boxes, so those are not drawn.
-    Other matches (e.g. a watchlist's, once results store them) are one more comprehension here.
     """
-    return [
+    celebrities = [
         LabeledBox.of(celebrity["bounding_box"], confidence_label(celebrity["name"], celebrity["confidence"]))
         for celebrity in result["celebrities"]
     ]
+    matches = [
+        LabeledBox.of(match["bounding_box"], confidence_label(match["person"], match["similarity"]),
+                      BoxKind.WATCHLIST)
+        for match in watchlist
+    ]  # fmt: skip
+    return celebrities + matches
 
 
 def upright(image: Image.Image) -> Image.Image:

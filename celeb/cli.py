@@ -130,7 +130,8 @@ def recognize(
         Path | None,
         typer.Option(
             metavar="DIR",
-            help="Also write each image with its celebrities' boxes and names into this folder.",
+            help="Also write each image with its celebrities' (and watchlist matches') boxes and names "
+            "into this folder.",
         ),
     ] = None,
     no_wait: Annotated[
@@ -187,10 +188,27 @@ def recognize(
             typer.echo(f"error: {done.target.source}: {done.error.message}", err=True)
     if annotate is not None:
         # On stderr: stdout stays the tables, or one JSON document with --json.
-        for picture in pictures.annotate_all(aws.client("s3"), results_by_target, annotate):
+        # With a watchlist, each picture also has the matches the watchlist recorded so far.
+        watchlist_table = (
+            outputs.results_table if StackOutput.WATCHLIST_COLLECTION in outputs.values else None
+        )
+        drawn = pictures.annotate_all(
+            aws.client("s3"),
+            results_by_target,
+            annotate,
+            dynamodb=aws.client("dynamodb") if watchlist_table else None,
+            watchlist_table=watchlist_table,
+        )
+        for picture in drawn:
             if picture.error is not None:
                 errors.append(picture.error)
                 typer.echo(f"error: {picture.done.target.source}: {picture.error.message}", err=True)
+            elif picture.watchlist is not None and not picture.watchlist.searched:
+                typer.echo(
+                    f"{picture.done.target.source}: drawn in {picture.path} (the watchlist has not searched "
+                    f"it yet: `celeb show {picture.done.ref.key} --out FILE` adds its matches later)",
+                    err=True,
+                )
             else:
                 typer.echo(f"{picture.done.target.source}: drawn in {picture.path}", err=True)
     # Videos after the images: their jobs take minutes, the images' answers are ready now.
@@ -420,14 +438,24 @@ def show(
         str | None, typer.Option(help="The object version whose result to draw (default: the latest).")
     ] = None,
 ) -> None:
-    """Draw an analyzed image with each celebrity's box and name, from its stored result."""
+    """Draw an analyzed image with each celebrity's box and name, from its stored result; with the
+    watchlist, also each watchlist match's box, person and similarity."""
     pictures.output_format(out)  # a bad file name costs no AWS call
     aws, outputs = _connect(ctx)
     table = outputs.require(StackOutput.RESULTS_TABLE)
     ref = (parse_s3_uri(image) or ImageRef(outputs.bucket, image)).with_version(version)
-    shown = pictures.show(aws.client("s3"), aws.client("dynamodb"), table, ref, out)
+    watchlist = StackOutput.WATCHLIST_COLLECTION in outputs.values
+    shown = pictures.show(aws.client("s3"), aws.client("dynamodb"), table, ref, out, watchlist=watchlist)
     count = len(shown.result["celebrities"])
-    typer.echo(f"{shown.ref.describe()}: {count} celebrit{'y' if count == 1 else 'ies'} drawn in {out}")
+    drawn = f"{count} celebrit{'y' if count == 1 else 'ies'}"
+    if shown.watchlist is not None:
+        matches = len(shown.watchlist.matches)
+        drawn += f" and {matches} watchlist match{'' if matches == 1 else 'es'}"
+        if not shown.watchlist.searched:
+            drawn += " (the watchlist has not searched this version yet)"
+    typer.echo(f"{shown.ref.describe()}: {drawn} drawn in {out}")
+
+
 # `celeb watchlist add|list|remove|search` (celeb/watchlist_cli.py), under the same error policy.
 for _command in watchlist_cli.app.registered_commands:
     _command.callback = reports_errors(_command.callback)

@@ -1,7 +1,8 @@
 """Annotated pictures on disk: `celeb show` (a stored result) and `celeb recognize --annotate DIR`.
 
-The drawing itself is `celeb.annotate`'s; this module fetches the image version and its result,
-decodes the bytes and writes the file.
+The drawing itself is `celeb.annotate`'s; this module fetches the image version, its result and,
+when the stack has a watchlist, that version's watchlist matches, decodes the bytes and writes the
+file.
 """
 
 from __future__ import annotations
@@ -12,15 +13,29 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 from PIL import Image, UnidentifiedImageError
 
 from celeb.annotate import annotate, boxes_of
 from celeb.aws import error_code
-from celeb.errors import CelebError, UsageProblem
+from celeb.errors import CelebError, ConfigProblem, UsageProblem
 from celeb.recognize import TargetResult
 from celeb.results import version_summary
-from recognizer.contract import ImageRef, RecognitionResult, ResultStatus, failure_of, result_of
+from recognizer.contract import (
+    PARTITION_KEY,
+    PERSON_MARKER,
+    SORT_KEY,
+    ContractError,
+    ImageRef,
+    RecognitionResult,
+    ResultStatus,
+    failure_of,
+    image_pk,
+    result_of,
+    watchlist_match_of,
+    watchlist_summary_sk,
+)
 
 # What an annotated picture may be saved as, by the output file's suffix (any case).
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
@@ -107,19 +122,63 @@ def stored_result(dynamodb: Any, table: str, ref: ImageRef) -> RecognitionResult
 
 
 @dataclass(frozen=True)
+class WatchlistRecord:
+    """What the watchlist recorded for one image version."""
+
+    searched: bool  # its summary is on record: the function searched the version's faces
+    matches: list[dict[str, Any]]  # `watchlist_match_of`'s shape, most similar first
+
+
+def watchlist_record(dynamodb: Any, table: str, ref: ImageRef) -> WatchlistRecord:
+    """The watchlist's summary and matches of the version `ref` names (None: an unversioned object)."""
+    summary_sk = watchlist_summary_sk(ref.version_id)
+    pages = dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="#pk = :pk AND begins_with(#sk, :version)",
+        ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+        ExpressionAttributeValues={
+            ":pk": {"S": image_pk(ref.bucket, ref.key)},
+            ":version": {"S": summary_sk},
+        },
+    )
+    searched, matches = False, []
+    deserializer = TypeDeserializer()
+    for page in pages:
+        for raw in page.get("Items", []):
+            item = {name: deserializer.deserialize(value) for name, value in raw.items()}
+            sort_key = str(item[SORT_KEY])
+            # begins_with also finds longer version ids that start with this one: exact keys only.
+            if sort_key == summary_sk:
+                searched = True
+            elif sort_key.startswith(summary_sk + PERSON_MARKER):
+                try:
+                    matches.append(watchlist_match_of(item))
+                except ContractError as exc:
+                    raise ConfigProblem(
+                        f"results table {table!r} holds a watchlist item this client cannot read ({exc})"
+                    ) from exc
+    matches.sort(key=lambda match: (-match["similarity"], match["person"]))
+    return WatchlistRecord(searched, matches)
+
+
+@dataclass(frozen=True)
 class Shown:
     ref: ImageRef  # pinned to the version drawn
     result: RecognitionResult
     path: Path
+    watchlist: WatchlistRecord | None = None  # None: the stack has no watchlist
 
 
-def show(s3: Any, dynamodb: Any, table: str, ref: ImageRef, out: Path) -> Shown:
-    """Draw the stored result of `ref` (its latest version when none is named) into `out`."""
+def show(s3: Any, dynamodb: Any, table: str, ref: ImageRef, out: Path, *, watchlist: bool = False) -> Shown:
+    """Draw the stored result of `ref` (its latest version when none is named) into `out`, with the
+    version's watchlist matches when the stack has a watchlist."""
     image_format = output_format(out)
     data, pinned = read_version(s3, ref)
     result = stored_result(dynamodb, table, pinned)
-    write(annotate(decode(data, pinned.describe()), boxes_of(result)), out, image_format)
-    return Shown(pinned, result, out)
+    record = watchlist_record(dynamodb, table, pinned) if watchlist else None
+    boxes = boxes_of(result, record.matches if record else ())
+    write(annotate(decode(data, pinned.describe()), boxes), out, image_format)
+    return Shown(pinned, result, out, record)
 
 
 @dataclass(frozen=True)
@@ -129,10 +188,23 @@ class Annotated:
     done: TargetResult
     path: Path | None = None
     error: CelebError | None = None
+    watchlist: WatchlistRecord | None = None  # None: the stack has no watchlist
 
 
-def annotate_all(s3: Any, results: list[TargetResult], directory: Path) -> Iterator[Annotated]:
-    """One picture per recognized image in `directory`, named after its key (`-2`, ... on a clash)."""
+def annotate_all(
+    s3: Any,
+    results: list[TargetResult],
+    directory: Path,
+    *,
+    dynamodb: Any = None,
+    watchlist_table: str | None = None,
+) -> Iterator[Annotated]:
+    """One picture per recognized image in `directory`, named after its key (`-2`, ... on a clash).
+
+    With `watchlist_table` (a stack with a watchlist) each picture also has the matches the watchlist
+    has recorded for that version so far: the watchlist function searches uploads on its own, so a
+    version it has not searched yet has none.
+    """
     taken: set[str] = set()
     for done in results:
         if done.result is None:
@@ -144,15 +216,20 @@ def annotate_all(s3: Any, results: list[TargetResult], directory: Path) -> Itera
             else:
                 data, _ = read_version(s3, done.ref.with_version(done.result["version_id"]))
             image = decode(data, done.target.source)
+            record = None
+            if watchlist_table is not None:
+                version = done.ref.with_version(done.result["version_id"])
+                record = watchlist_record(dynamodb, watchlist_table, version)
             image_format = "JPEG" if image.format == "JPEG" else "PNG"
             path = directory / _unique_name(done.ref.key, image_format, taken)
-            write(annotate(image, boxes_of(done.result)), path, image_format)
+            boxes = boxes_of(done.result, record.matches if record else ())
+            write(annotate(image, boxes), path, image_format)
         except CelebError as exc:
             yield Annotated(done, error=exc)
         except OSError as exc:
             yield Annotated(done, error=UsageProblem(f"{done.target.source}: cannot read: {exc.strerror}"))
         else:
-            yield Annotated(done, path=path)
+            yield Annotated(done, path=path, watchlist=record)
 
 
 def _unique_name(key: str, image_format: str, taken: set[str]) -> str:

@@ -157,6 +157,27 @@ def test_boxes_of_a_result_name_each_celebrity_with_its_confidence():
     assert boxes_of(result) == [LabeledBox(0.25, 0.3, 0.5, 0.4, "Jeff Bezos 99.9%", BoxKind.CELEBRITY)]
 
 
+def test_watchlist_matches_are_boxes_of_their_own_kind_named_with_person_and_similarity():
+    """A match item as the watchlist function writes it, read back as `celeb` reads it."""
+    from recognizer.contract import watchlist_match_items, watchlist_match_of
+
+    result = {"bucket": "b", "key": "k", "version_id": "v1", "unrecognized_faces": 0,
+              "analyzed_at": "2026-11-26T11:29:25Z", "celebrities": []}  # fmt: skip
+    box = {"width": 0.2, "height": 0.4, "left": 0.7, "top": 0.2}
+    face = {"outcome": "matched", "bounding_box": box,
+            "matches": [{"person": "alice", "similarity": 99.37, "bounding_box": box}]}  # fmt: skip
+    searched = {"bucket": "b", "key": "k", "version_id": "v1", "analyzed_at": "2026-11-26T11:29:25Z",
+                "faces": [face]}  # fmt: skip
+    matches = [watchlist_match_of(item) for item in watchlist_match_items(searched, 2_000_000_000)]
+
+    boxes = boxes_of(result, matches)
+
+    assert boxes == [LabeledBox(0.7, 0.2, 0.2, 0.4, "alice 99.3%", BoxKind.WATCHLIST)]
+    picture = annotate(open_picture(picture_bytes((400, 200))), boxes)
+    assert_outline(picture, (280, 40, 359, 119), COLOURS[BoxKind.WATCHLIST])
+    assert COLOURS[BoxKind.WATCHLIST] not in (GREEN, PINK)
+
+
 def _encode(image: Image.Image, image_format: str, **save: object) -> bytes:
     data = io.BytesIO()
     image.save(data, format=image_format, **save)
