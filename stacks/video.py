@@ -20,7 +20,7 @@ Why this shape:
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -46,6 +46,8 @@ from recognizer.contract import (
     ENV_VIDEO_TOPIC_ARN,
     TIMELINE_PREFIX,
     VIDEO_SUFFIXES,
+    VIDEO_SWEEP_MINUTES,
+    VideoStackOutput,
 )
 from stacks import queues
 from stacks.bundling import function_code
@@ -71,7 +73,11 @@ RESULTS_MEMORY_MB = 1024
 START_MEMORY_MB = 256
 # Completion notices are few (one per job); two at a time keep GetCelebrityRecognition's rate low.
 RESULTS_CONCURRENCY = 2
-SWEEP_MINUTES = 10  # how often overdue jobs are looked for; well under the smallest timeout (15 min)
+# How often overdue jobs are looked for: below the smallest video_job_timeout_minutes (a test checks).
+SWEEP_MINUTES = VIDEO_SWEEP_MINUTES
+# A start waits in its queue at most one delay (15 minutes) plus a visibility timeout between two
+# tries; older than this, the start function is not keeping up (or not consuming at all).
+START_QUEUE_MAX_AGE = Duration.minutes(30)
 _PERIOD = Duration.minutes(5)
 REKOGNITION = "rekognition.amazonaws.com"
 
@@ -300,6 +306,13 @@ class VideoAnalysis(Construct):
         self._feed(self.completion_queue, self.results_function, "Completions", RESULTS_CONCURRENCY, 5)
         self._acknowledge_policies(images)
         self.alarms = self._alarms()
+        # Beside the stack's own outputs (stacks/recognition_stack.py): what the client's wait and the
+        # completion DLQ's redrive need. Their logical ids are the contract's names.
+        for name, value in (
+            (VideoStackOutput.JOB_TIMEOUT_MINUTES, str(config.video_job_timeout_minutes)),
+            (VideoStackOutput.COMPLETION_DEAD_LETTER_QUEUE_URL, self.completion_dead_letter_queue.queue_url),
+        ):
+            CfnOutput(self, str(name), value=value).override_logical_id(str(name))
 
     def _dead_letter_queue(self, construct_id: str) -> sqs.Queue:
         queue = queues.dead_letter_queue(self, construct_id)
@@ -421,7 +434,22 @@ class VideoAnalysis(Construct):
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-        alarms = []
+        alarms = [
+            cloudwatch.Alarm(
+                self,
+                "OldestStart",
+                alarm_description=f"A video start has waited in the start queue over "
+                f"{START_QUEUE_MAX_AGE.to_minutes():.0f} minutes: the start function is not keeping up, "
+                "or starts keep being deferred (Rekognition's concurrent-job quota)",
+                metric=self.start_queue.metric_approximate_age_of_oldest_message(
+                    period=_PERIOD, statistic="Maximum"
+                ),
+                threshold=START_QUEUE_MAX_AGE.to_seconds(),
+                evaluation_periods=1,
+                comparison_operator=at_least_one,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        ]
         for alarm_id, description, metric in (
             ("StartDeadLetters", "Video starts that failed every retry wait in the start dead-letter queue",
              self.start_dead_letter_queue.metric_approximate_number_of_messages_visible(

@@ -11,9 +11,16 @@ import aws_cdk as cdk
 import pytest
 from moto.events.models import EventPattern
 
-from recognizer.contract import StackOutput
+from recognizer.contract import (
+    SETTINGS_BY_KEY,
+    VIDEO_SWEEP_MINUTES,
+    StackOutput,
+    VideoStackOutput,
+    video_wait_minutes,
+)
 from stacks.app import create_app
 from stacks.config import ConfigError
+from stacks.video import SWEEP_MINUTES
 from tests.conftest import VARIANTS
 from tests.infra.helpers import as_list, logical_id_of, only, resources, statements
 from tests.infra.test_security import wildcard_problems
@@ -23,6 +30,7 @@ VIDEO_OUTPUTS = {
     StackOutput.VIDEO_TIMELINES_BUCKET,
     StackOutput.VIDEO_START_QUEUE_URL,
     StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+    *VideoStackOutput,
 }
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,6 +80,12 @@ def test_outputs_name_the_timelines_bucket_and_queues(template: dict[str, Any]) 
     assert set(outputs) >= VIDEO_OUTPUTS
     assert outputs["VideoTimelinesBucketName"]["Value"] == {"Ref": _id(template, "VideoTimelines")}
     assert outputs["VideoStartQueueUrl"]["Value"] == {"Ref": _id(template, "VideoStartQueue")}
+    # What `celeb recognize` waits for and what the README's redrive of notices names.
+    timeout = SETTINGS_BY_KEY["video_job_timeout_minutes"].default
+    assert outputs[VideoStackOutput.JOB_TIMEOUT_MINUTES]["Value"] == str(timeout)
+    assert outputs[VideoStackOutput.COMPLETION_DEAD_LETTER_QUEUE_URL]["Value"] == {
+        "Ref": _id(template, "VideoCompletionDeadLetterQueue")
+    }
 
 
 # --- the event path --------------------------------------------------------------------------------
@@ -325,6 +339,32 @@ def test_alarms_notify_the_alarm_topic(template: dict[str, Any], path: str) -> N
     [topic_id] = [k for k, r in resources(template, "AWS::SNS::Topic").items() if k.startswith("AlarmsTopic")]
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]
     assert (alarm["Threshold"], alarm["EvaluationPeriods"]) == (1, 1)
+
+
+def test_a_start_waiting_too_long_in_its_queue_raises_an_alarm(template: dict[str, Any]) -> None:
+    """Deferred starts (LimitExceeded) and a start function that stopped consuming both show as age."""
+    alarm = _props(template, "VideoOldestStart")
+    [topic_id] = [k for k, r in resources(template, "AWS::SNS::Topic").items() if k.startswith("AlarmsTopic")]
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]  # the same topic as the other video alarms
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "Maximum",
+    )
+    queue_name = {"Fn::GetAtt": [_id(template, "VideoStartQueue"), "QueueName"]}
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
+    # Above one deferral's longest delay (15 minutes), so a start merely deferred once does not fire it.
+    assert alarm["Threshold"] == 30 * 60 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_the_sweep_runs_more_often_than_the_shortest_timeout() -> None:
+    """A job that outlives video_job_timeout_minutes is recorded within one sweep of it, whatever the
+    setting: the sweep's period is below the smallest timeout the setting allows."""
+    smallest = SETTINGS_BY_KEY["video_job_timeout_minutes"].low
+    assert smallest is not None and SWEEP_MINUTES == VIDEO_SWEEP_MINUTES < smallest
+    # The client's wait outlasts the timeout by at least two sweeps.
+    assert video_wait_minutes(int(smallest)) >= smallest + 2 * SWEEP_MINUTES
 
 
 def test_cdk_nag_passes_with_a_concrete_environment(monkeypatch: pytest.MonkeyPatch) -> None:
