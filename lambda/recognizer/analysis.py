@@ -81,6 +81,9 @@ def image_metrics(analysis: Analysis, services: Services) -> dict[str, Any] | No
 
 def analyze(ref: ImageRef, services: Services, *, from_upload: bool = False) -> Analysis:
     pinned = ref
+    # Set once RecognizeCelebrities returned or raised: a failed or throttled call is timed too, or
+    # the latency's percentiles would look best exactly when Rekognition struggles.
+    rekognition_ms: float | None = None
     try:
         head = read_head(services.s3, ref)
         pinned = ref.with_version(head.version_id)
@@ -96,14 +99,16 @@ def analyze(ref: ImageRef, services: Services, *, from_upload: bool = False) -> 
             found = lookup(services.dynamodb, table, pinned, sha256)
             if found.stored is not None:
                 return Analysis(pinned, Outcome.DUPLICATE, found.stored)
-        content, rekognition_ms = None, None
+        content = None
         if found.content is not None:
             result = reuse_result(pinned, found.content, services.settings.min_confidence, services.now())
             outcome = Outcome.REUSED
         else:
             called = time.perf_counter()
-            response = recognize_celebrities(services.rekognition, pinned)
-            rekognition_ms = (time.perf_counter() - called) * 1000
+            try:
+                response = recognize_celebrities(services.rekognition, pinned)
+            finally:
+                rekognition_ms = (time.perf_counter() - called) * 1000
             result = build_result(pinned, response, services.settings.min_confidence, services.now())
             outcome = Outcome.SUCCEEDED
             # Only a pinned version is certainly the bytes that were hashed: Rekognition reads the
@@ -120,11 +125,13 @@ def analyze(ref: ImageRef, services: Services, *, from_upload: bool = False) -> 
         raise
     except RecognitionError as error:
         if error.retryable:
-            return Analysis(pinned, Outcome.RETRY, error=error)
-        return _record_failure(pinned, error, services)
+            return Analysis(pinned, Outcome.RETRY, error=error, rekognition_ms=rekognition_ms)
+        return _record_failure(pinned, error, services, rekognition_ms)
 
 
-def _record_failure(ref: ImageRef, error: RecognitionError, services: Services) -> Analysis:
+def _record_failure(
+    ref: ImageRef, error: RecognitionError, services: Services, rekognition_ms: float | None
+) -> Analysis:
     if services.table:
         try:
             save_failure(services.dynamodb, services.table, ref, error, utc_timestamp(services.now()))
@@ -132,5 +139,5 @@ def _record_failure(ref: ImageRef, error: RecognitionError, services: Services) 
             raise
         except RecognitionError as storage_error:
             # Unrecorded, the failure would vanish with the acknowledged message: retry instead.
-            return Analysis(ref, Outcome.RETRY, error=storage_error)
-    return Analysis(ref, Outcome.FAILED, error=error)
+            return Analysis(ref, Outcome.RETRY, error=storage_error, rekognition_ms=rekognition_ms)
+    return Analysis(ref, Outcome.FAILED, error=error, rekognition_ms=rekognition_ms)

@@ -43,6 +43,7 @@ from tests.handler.recognizer_testkit import (
     celebrities_response,
     celebrity_face,
     expect_recognition,
+    expect_recognition_error,
     image_records,
     s3_event,
     sqs_event,
@@ -429,3 +430,56 @@ def test_metrics_survive_a_log_level_that_hides_the_images_line(
 def test_a_line_without_metrics_stays_filtered(caplog: pytest.LogCaptureFixture, warn_level: None) -> None:
     log.log_image(Outcome.SKIPPED, ImageRef(BUCKET, "k"), metrics=None)
     assert image_records(caplog.records) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "error_type"),
+    [
+        ("ThrottlingException", "RekognitionThrottledError"),  # handed back to SQS for a retry
+        ("InvalidImageFormatException", "UnsupportedImageFormatError"),  # recorded as FAILED
+    ],
+)
+def test_a_failed_rekognition_call_still_publishes_its_latency(
+    images: dict[str, bytes],
+    table: Any,
+    rekognition: Stubber,
+    caplog: pytest.LogCaptureFixture,
+    in_lambda: None,
+    code: str,
+    error_type: str,
+) -> None:
+    """A call that fails after a while is timed like one that answers: otherwise the percentiles
+    would drop exactly the slow calls of a struggling Rekognition."""
+    import time
+
+    client = rekognition.client
+
+    def slow(model: Any, **_: Any) -> None:
+        if model.name == "RecognizeCelebrities":
+            time.sleep(0.05)  # Rekognition takes 50 ms to refuse
+
+    # Before the Stubber's own before-call handler, which answers with the error.
+    client.meta.events.register_first("before-call.*.*", slow)
+    expect_recognition_error(rekognition, "group.png", code)
+    event = sqs_event(("m-1", json.dumps(s3_event("group.png"))))
+    try:
+        handler.lambda_handler(event, LambdaContext())
+    finally:
+        client.meta.events.unregister("before-call.*.*", slow)
+
+    line = as_lambda_json(by_message_id(caplog.records)["m-1"])
+    values = assert_emf(line)
+    assert values[MetricName.FAILURES] == 1 and values[MetricName.IMAGES_ANALYZED] == 0
+    assert line[METRIC_ERROR_TYPE_DIMENSION] == error_type
+    assert values[MetricName.REKOGNITION_LATENCY] >= 50
+    assert unit_of(line, MetricName.REKOGNITION_LATENCY) == "Milliseconds"
+    assert directives_by_metric(line)[MetricName.REKOGNITION_LATENCY] == [[METRIC_FUNCTION_DIMENSION]]
+
+
+def test_a_failure_before_any_rekognition_call_has_no_latency(
+    images: dict[str, bytes], rekognition: Stubber, caplog: pytest.LogCaptureFixture, in_lambda: None
+) -> None:
+    handler.lambda_handler(sqs_event(("m-small", json.dumps(s3_event("tiny.png")))), LambdaContext())
+
+    values = assert_emf(as_lambda_json(by_message_id(caplog.records)["m-small"]))
+    assert values == {MetricName.FAILURES: 1, MetricName.IMAGES_ANALYZED: 0}
