@@ -56,7 +56,9 @@ destroy: install
 # the dev stack and the assertions' stack into the account and region of your AWS credentials, where
 # a failed assertion fails the deploy, then destroys both whatever happened. The pinned CDK CLI runs
 # it: integ-runner cannot read this aws-cdk-lib's cloud assemblies yet (schema 55; it reads up to 53).
-INTEG_CDK = --app "python3 tests/integ/integ_recognition.py" --output cdk.out.integ
+# CDK_ARGS reach both commands, e.g. a custom bootstrap (the CI role's bootstrap_qualifier):
+# make integ CDK_ARGS="-c @aws-cdk/core:bootstrapQualifier=Q"
+INTEG_CDK = --app "python3 tests/integ/integ_recognition.py" --output cdk.out.integ $(CDK_ARGS)
 integ: install
 	export PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONPATH="$(CURDIR)"; \
 	$(CDK) deploy $(INTEG_CDK) --all --require-approval never; deployed=$$?; \

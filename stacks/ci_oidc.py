@@ -7,7 +7,8 @@ A separate, small stack (`make ci-role`; README: Continuous integration). Least 
   the environment's protection rules (e.g. a required reviewer) let through can assume it;
 - its only permission is `sts:AssumeRole` on the CDK bootstrap roles that `cdk deploy` and
   `cdk destroy` use in this account and region: deploy (CloudFormation through its execution
-  role), file publishing (assets) and lookup (read-only). What the deployment may change is
+  role) and file publishing (assets). Not the lookup role: the integration app makes no context
+  lookup (no `from_lookup`, its stacks name no account). What the deployment may change is
   decided by the bootstrap, as for any CDK user; no managed policy, no wildcard.
 
 An account has at most one OIDC provider for GitHub's URL: pass the ARN of an existing one with
@@ -29,10 +30,12 @@ from stacks.config import ConfigError
 GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 AUDIENCE = "sts.amazonaws.com"
-# The CDK bootstrap's default qualifier; `cdk bootstrap --qualifier` users pass theirs.
+# The CDK bootstrap's default qualifier; `cdk bootstrap --qualifier` users pass theirs (and `make integ`
+# then needs CDK_ARGS="-c @aws-cdk/core:bootstrapQualifier=Q" so the app names the same roles).
 DEFAULT_QUALIFIER = "hnb659fds"
-# The bootstrap roles the CLI assumes for deploy and destroy (no container image assets here).
-BOOTSTRAP_ROLES = ("deploy-role", "file-publishing-role", "lookup-role")
+CDK_QUALIFIER_KEY = "@aws-cdk/core:bootstrapQualifier"
+# The bootstrap roles the CLI assumes for deploy and destroy (no container image assets, no lookups).
+BOOTSTRAP_ROLES = ("deploy-role", "file-publishing-role")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,19 @@ def load_ci_config(context: dict[str, Any]) -> CiRoleConfig:
         values[key] = value
     if "github_repository" not in values:
         raise ConfigError("github_repository", context.get("github_repository"), "OWNER/REPO (required)")
+    # The CDK's own key for a custom bootstrap (what `make integ` passes so its stacks use those
+    # roles) names the qualifier too: one `-c @aws-cdk/core:bootstrapQualifier=Q` serves both apps.
+    cdk_qualifier = context.get(CDK_QUALIFIER_KEY)
+    if cdk_qualifier not in (None, ""):
+        pattern, allowed = _CHECKS["bootstrap_qualifier"]
+        if not isinstance(cdk_qualifier, str) or not re.fullmatch(pattern, cdk_qualifier):
+            raise ConfigError(CDK_QUALIFIER_KEY, cdk_qualifier, allowed)
+        if values.setdefault("bootstrap_qualifier", cdk_qualifier) != cdk_qualifier:
+            raise ConfigError(
+                "bootstrap_qualifier",
+                values["bootstrap_qualifier"],
+                f"{CDK_QUALIFIER_KEY}'s value ({cdk_qualifier})",
+            )
     defaults = CiRoleConfig(repository=values["github_repository"])
     return CiRoleConfig(
         repository=values["github_repository"],

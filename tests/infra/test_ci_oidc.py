@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from stacks.ci_oidc import CDK_QUALIFIER_KEY, load_ci_config
 from stacks.ci_oidc_app import create_ci_app
 from stacks.config import ConfigError
 from tests.infra.helpers import only, resources, statements
@@ -88,8 +89,10 @@ def test_role_may_only_assume_the_cdk_bootstrap_roles(template: dict[str, Any]) 
     assert statement["Effect"] == "Allow"
     assert sorted(_resolved(arn) for arn in statement["Resource"]) == [
         f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/cdk-hnb659fds-{name}-${{AWS::AccountId}}-${{AWS::Region}}"
-        for name in ("deploy-role", "file-publishing-role", "lookup-role")
+        for name in ("deploy-role", "file-publishing-role")
     ]
+    # The integration app makes no context lookup: the read-only lookup role is not needed.
+    assert not any("lookup-role" in _resolved(arn) for arn in statement["Resource"])
 
 
 def test_no_wildcard_anywhere(template: dict[str, Any]) -> None:
@@ -127,3 +130,30 @@ def test_bad_context_is_one_clear_error(context: dict[str, str], fragment: str) 
     with pytest.raises(ConfigError) as error:
         create_ci_app(context)
     assert fragment in str(error.value)
+
+
+def test_the_cdks_own_qualifier_key_names_the_bootstrap_roles(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # What `make integ CDK_ARGS="-c @aws-cdk/core:bootstrapQualifier=Q"` passes: one key for both apps.
+    template = _synth(tmp_path_factory, github_repository=REPOSITORY, **{CDK_QUALIFIER_KEY: "team42"})
+    role_id, _ = _role(template)
+    [statement] = statements(template, role_id)
+    assert sorted(_resolved(arn) for arn in statement["Resource"]) == [
+        f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/cdk-team42-{name}-${{AWS::AccountId}}-${{AWS::Region}}"
+        for name in ("deploy-role", "file-publishing-role")
+    ]
+
+
+def test_bootstrap_qualifier_and_the_cdks_key_must_agree() -> None:
+    base = {"github_repository": REPOSITORY}
+    assert load_ci_config(base).qualifier == "hnb659fds"
+    assert load_ci_config({**base, "bootstrap_qualifier": "team42"}).qualifier == "team42"
+    assert (
+        load_ci_config({**base, "bootstrap_qualifier": "team42", CDK_QUALIFIER_KEY: "team42"}).qualifier
+        == "team42"
+    )
+    with pytest.raises(ConfigError, match=r"'bootstrap_qualifier' has value 'team42'.*\(other\)"):
+        load_ci_config({**base, "bootstrap_qualifier": "team42", CDK_QUALIFIER_KEY: "other"})
+    with pytest.raises(ConfigError, match=CDK_QUALIFIER_KEY):
+        load_ci_config({**base, CDK_QUALIFIER_KEY: "far-too-long-a-qualifier"})
