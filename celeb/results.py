@@ -145,16 +145,26 @@ def image_watchlist(dynamodb: Any, table: str, ref: ImageRef, *, limit: int) -> 
     )
     summaries: dict[str, dict[str, Any]] = {}
     matches: list[dict[str, Any]] = []
-    for item in _items(pages):
-        if PERSON_MARKER in str(item[SORT_KEY]):
-            matches.append(item)
-        else:
+    try:
+        for item in _items(pages):
+            if PERSON_MARKER in str(item[SORT_KEY]):
+                matches.append(watchlist_match_of(item) | {SORT_KEY: item[SORT_KEY]})
+                continue
+            if not isinstance(item.get("analyzed_at"), str):
+                raise ContractError(
+                    f"item {item.get(PARTITION_KEY)!r} {item[SORT_KEY]!r}.analyzed_at is "
+                    f"{item.get('analyzed_at')!r}: expected a string"
+                )
             summaries[str(item[SORT_KEY])] = {**item, "matches": []}
+    except ContractError as exc:
+        raise ConfigProblem(
+            f"results table {table!r} holds a watchlist item this client cannot read ({exc})"
+        ) from exc
     for match in matches:
-        summary = summaries.get(str(match[SORT_KEY]).split(PERSON_MARKER)[0])
+        summary = summaries.get(str(match.pop(SORT_KEY)).split(PERSON_MARKER)[0])
         if summary is not None:
-            summary["matches"].append(watchlist_match_of(match))
-    ordered = sorted(summaries.values(), key=lambda item: str(item["analyzed_at"]))
+            summary["matches"].append(match)
+    ordered = sorted(summaries.values(), key=lambda item: item["analyzed_at"])
     return ordered[-limit:]
 
 

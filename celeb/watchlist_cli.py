@@ -14,6 +14,7 @@ from rich.table import Table
 from celeb import render
 from celeb import watchlist as wl
 from celeb.aws import Aws
+from celeb.errors import ConfigProblem
 from celeb.results import image_watchlist
 from celeb.stack import StackOutputs, read_outputs
 from recognizer.contract import (
@@ -21,8 +22,10 @@ from recognizer.contract import (
     USER_ID_ALLOWED,
     BoundingBox,
     ImageRef,
+    SettingError,
     StackOutput,
     WatchlistFace,
+    WatchlistStackOutput,
 )
 
 app = typer.Typer(
@@ -35,6 +38,7 @@ Name = Annotated[
     str, typer.Argument(metavar="NAME", help=f"The person's id in the collection: {USER_ID_ALLOWED}.")
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+_DEFAULT_THRESHOLD = float(SETTINGS_BY_KEY["watchlist_threshold"].default)
 
 
 def _connect(ctx: typer.Context) -> tuple[Aws, StackOutputs, str]:
@@ -128,18 +132,41 @@ def search(
     ctx: typer.Context,
     photo: Annotated[str, typer.Argument(metavar="PHOTO", help="A local JPEG/PNG photo.")],
     threshold: Annotated[
-        float, typer.Option(min=0, max=100, help="Lowest similarity shown (the stack's default).")
-    ] = SETTINGS_BY_KEY["watchlist_threshold"].default,
+        float | None,
+        typer.Option(
+            min=0,
+            max=100,
+            help="Lowest similarity shown (default: the stack's watchlist_threshold, which the watchlist "
+            f"function stores and alerts at; {_DEFAULT_THRESHOLD:g} for a stack without the "
+            f"{WatchlistStackOutput.THRESHOLD} output).",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Search every face of a photo against the collection (nothing is stored)."""
     checked = wl.read_photo(photo)
-    aws, _, collection = _connect(ctx)
+    aws, outputs, collection = _connect(ctx)
+    if threshold is None:
+        threshold = stack_threshold(outputs)
     faces = wl.search(aws.client("rekognition"), collection, checked, threshold)
     if as_json:
         render.print_json({"photo": photo, "threshold": threshold, "faces": faces})
         return
     print_faces(render.stdout_console(), photo, faces, threshold)
+
+
+def stack_threshold(outputs: StackOutputs) -> float:
+    """The deployed watchlist_threshold (the stack's output); the setting's default if it has none."""
+    raw = outputs.values.get(WatchlistStackOutput.THRESHOLD)
+    if raw is None:  # a stack deployed before the output existed
+        return _DEFAULT_THRESHOLD
+    try:
+        return float(SETTINGS_BY_KEY["watchlist_threshold"].parse(raw))
+    except SettingError as error:
+        raise ConfigProblem(
+            f"stack {outputs.stack_name!r} output {WatchlistStackOutput.THRESHOLD}={raw!r} is not "
+            f"{error.allowed}"
+        ) from None
 
 
 def _box(box: BoundingBox) -> str:

@@ -9,7 +9,7 @@ table; an optional SNS topic sends one message per match. Enrollment is the clie
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -30,6 +30,7 @@ from recognizer.contract import (
     WATCHLIST_ENV_RETENTION_DAYS,
     WATCHLIST_ENV_THRESHOLD,
     WATCHLIST_ENV_TOPIC,
+    WatchlistStackOutput,
 )
 from stacks import queues
 from stacks.alarms import OperationalAlarms
@@ -45,9 +46,11 @@ from stacks.ingestion import (
 from stacks.recognition_function import ARCHITECTURE, RUNTIME, SOURCE
 
 HANDLER = "watchlist.handler.lambda_handler"
-# The watchlist function's package: its own code and the shared contract, nothing of the celebrity
-# function's; Pillow comes from its own requirements file.
-INCLUDE = ("watchlist", "recognizer/__init__.py", "recognizer/contract.py")
+# The watchlist function's package: its own code, the shared contract and the metrics helper (with
+# the two modules it imports), nothing else of the celebrity function's; Pillow comes from its own
+# requirements file.
+INCLUDE = ("watchlist", "recognizer/__init__.py", "recognizer/contract.py", "recognizer/metrics.py",
+           "recognizer/errors.py", "recognizer/outcome.py")  # fmt: skip
 REQUIREMENTS = "watchlist/requirements.txt"
 # Decoding a 15 MB photo (tens of megapixels) takes a few hundred MB, and Lambda's CPU share grows
 # with memory, which Pillow's decoding and cropping use.
@@ -108,6 +111,13 @@ class Watchlist(Construct):
             self.topic = self._alert_topic(config.watchlist_alert_email)
 
         self.function = self._function(config, images, results)
+        # `celeb watchlist search` shows matches at the threshold the function stores them at.
+        threshold = CfnOutput(
+            self,
+            "ThresholdOutput",
+            value=SETTINGS_BY_KEY["watchlist_threshold"].to_env(config.watchlist_threshold),
+        )
+        threshold.override_logical_id(str(WatchlistStackOutput.THRESHOLD))
         mapping = self.function.add_event_source_mapping(
             "Uploads",
             event_source_arn=self.queue.queue_arn,
@@ -210,6 +220,8 @@ class Watchlist(Construct):
                 config.watchlist_threshold
             ),
             WATCHLIST_ENV_RETENTION_DAYS: str(config.watchlist_match_retention_days),
+            # The celebrity function's namespace: the dashboard finds both functions' metrics there.
+            str(SETTINGS_BY_KEY["metrics_namespace"].env): config.metrics_namespace,
         }
         if self.topic is not None:
             environment[WATCHLIST_ENV_TOPIC] = self.topic.topic_arn

@@ -857,6 +857,13 @@ PERSON_INDEX_SORT_KEY = CELEBRITY_INDEX_SORT_KEY  # the same `image_ref` attribu
 WATCHLIST_TTL_ATTRIBUTE = "expires_at"
 
 
+class WatchlistStackOutput(StrEnum):
+    """Outputs of a stack with the watchlist, beside StackOutput's WATCHLIST_* (stacks/watchlist.py)."""
+
+    # watchlist_threshold as the function's environment has it: `celeb watchlist search`'s default.
+    THRESHOLD = "WatchlistThreshold"
+
+
 def check_user_id(user_id: str) -> str:
     """`user_id` when Rekognition accepts it as a UserId, else ContractError saying what is allowed."""
     if not isinstance(user_id, str) or not user_id:

@@ -21,12 +21,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from recognizer import metrics
 from recognizer.contract import (
     ANALYZED_AT_FORMAT,
     MAX_IMAGE_BYTES,
     OBJECT_CREATED,
     S3_EVENT_SOURCE,
+    FaceOutcome,
     ImageRef,
+    WatchlistFace,
+    WatchlistMetricName,
     WatchlistResult,
     best_matches,
 )
@@ -98,20 +102,31 @@ def parse_image(event: Any) -> ImageRef:
         and event.get("source") == S3_EVENT_SOURCE
         and event.get("detail-type") == OBJECT_CREATED
     ):
-        detail = event.get("detail") or {}
-        bucket = (detail.get("bucket") or {}).get("name")
-        obj = detail.get("object") or {}
-        key, version_id = obj.get("key"), obj.get("version-id") or None
-        if isinstance(bucket, str) and bucket and isinstance(key, str) and key:
+        # Any member of another shape than S3's (not an object, not a string) falls through to the
+        # named error below, never to an AttributeError.
+        detail = _member(event, "detail")
+        bucket = _member(_member(detail, "bucket"), "name")
+        obj = _member(detail, "object")
+        key, version_id = _member(obj, "key"), _member(obj, "version-id") or None
+        if _text(bucket) and _text(key) and (version_id is None or _text(version_id)):
             # S3 URL-encodes keys in its events ("+" is a space).
             return ImageRef(bucket, unquote_plus(key), version_id)
-    bucket, key = (event.get(name) if isinstance(event, dict) else None for name in ("bucket", "object_name"))
-    if isinstance(bucket, str) and bucket and isinstance(key, str) and key:
-        return ImageRef(bucket, key, event.get("version_id") or None)
+    bucket, key, version_id = (_member(event, name) for name in ("bucket", "object_name", "version_id"))
+    if _text(bucket) and _text(key) and (not version_id or _text(version_id)):
+        return ImageRef(bucket, key, version_id or None)
     raise InvalidWatchlistEventError(
         f"unsupported event {str(event)[:200]!r}: expected an SQS batch of S3 '{OBJECT_CREATED}' EventBridge "
         'events, one such event, or {"bucket": str, "object_name": str, "version_id"?: str}'
     )
+
+
+def _member(value: Any, name: str) -> Any:
+    """`value[name]` when `value` is a JSON object, else None."""
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 def process(ref: ImageRef, settings: WatchlistSettings, now: datetime | None = None) -> WatchlistResult:
@@ -128,12 +143,14 @@ def process(ref: ImageRef, settings: WatchlistSettings, now: datetime | None = N
         data, ref = _read(ref)
         if ref.version_id is not None and store.is_done(dynamodb, settings.table_name, ref):
             return _result(ref, [], analyzed_at)
+        search_ms: list[float] = []
         faces = analyze_image(
             CLIENTS.get("rekognition"),
             data,
             collection_id=settings.collection_id,
             threshold=settings.threshold,
             s3_object=_s3_object(ref),
+            search_ms=search_ms,
         )
     except (UnreadableImageError, ImageTooLargeError) as error:
         return _record_failure(ref, type(error).__name__, str(error), settings, analyzed_at, expires_at)
@@ -160,9 +177,35 @@ def process(ref: ImageRef, settings: WatchlistSettings, now: datetime | None = N
             # A count, not names: who was seen where lives only in the table, where removal finds it.
             "match_count": len(matches),
             "duration_ms": round((time.monotonic() - started) * 1000),
+            **search_metrics(faces, len(matches), search_ms, settings.metrics_namespace, moment),
         },
     )
     return result
+
+
+def search_metrics(
+    faces: list[WatchlistFace], matches: int, search_ms: list[float], namespace: str, moment: datetime
+) -> dict[str, Any]:
+    """The EMF fields of one searched image's line (recognizer/metrics.py): per function only.
+
+    Zeros are published too, so an image without faces counts; the latency is one value per
+    SearchUsersByImage call (none when no face was searched).
+    """
+    too_small = sum(1 for face in faces if face["outcome"] == FaceOutcome.TOO_SMALL)
+    figures = {
+        WatchlistMetricName.FACES_SEARCHED: metrics.Measurement(len(faces) - too_small),
+        WatchlistMetricName.FACES_TOO_SMALL: metrics.Measurement(too_small),
+        WatchlistMetricName.WATCHLIST_MATCHES: metrics.Measurement(matches),
+    }
+    if search_ms:
+        figures[WatchlistMetricName.WATCHLIST_SEARCH_LATENCY] = metrics.Measurement(
+            [round(ms, 1) for ms in search_ms[: metrics.MAX_VALUES]], metrics.MILLISECONDS
+        )
+    return metrics.function_metrics(
+        namespace,
+        {str(name): value for name, value in figures.items()},
+        timestamp_ms=metrics.timestamp_ms(moment),
+    )
 
 
 class ImageTooLargeError(ValueError):

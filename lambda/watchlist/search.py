@@ -6,6 +6,7 @@ Rekognition calls per image: 1 DetectFaces + 1 SearchUsersByImage per face that 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,30 +25,40 @@ def analyze_image(
     collection_id: str,
     threshold: float,
     s3_object: dict[str, str] | None = None,
+    search_ms: list[float] | None = None,
 ) -> list[WatchlistFace]:
     """Every face of the image and what its search found, in DetectFaces' order.
 
     `s3_object` (Bucket, Name, Version) is where Rekognition reads images too large to send as
-    bytes. Raises watchlist.faces.UnreadableImageError for bytes Pillow cannot decode and
-    botocore's ClientError for what Rekognition refuses.
+    bytes. `search_ms`, when given, gets how long each SearchUsersByImage call took (botocore's
+    retries included). Raises watchlist.faces.UnreadableImageError for bytes Pillow cannot decode
+    and botocore's ClientError for what Rekognition refuses.
     """
     image = open_upright(data)
     # Bytes are accepted up to MAX_IMAGE_BYTES_INLINE; larger images go to DetectFaces as an S3Object.
     where = s3_object if s3_object is not None and len(data) > MAX_IMAGE_BYTES_INLINE else None
     detected = rekognition.detect_faces(Image={"S3Object": where} if where else {"Bytes": data})
     plans = plan_faces(detected.get("FaceDetails") or [], image.width, image.height)
-    return [_search_face(rekognition, image, plan, collection_id, threshold) for plan in plans]
+    timings = search_ms if search_ms is not None else []
+    return [_search_face(rekognition, image, plan, collection_id, threshold, timings) for plan in plans]
 
 
 def _search_face(
-    rekognition: Any, image: Any, plan: FacePlan, collection_id: str, threshold: float
+    rekognition: Any,
+    image: Any,
+    plan: FacePlan,
+    collection_id: str,
+    threshold: float,
+    search_ms: list[float],
 ) -> WatchlistFace:
     if plan.crop is None:
         return {"outcome": FaceOutcome.TOO_SMALL, "bounding_box": plan.bounding_box, "matches": []}
+    crop = crop_jpeg(image, plan.crop)
+    started = time.monotonic()
     try:
         response = rekognition.search_users_by_image(
             CollectionId=collection_id,
-            Image={"Bytes": crop_jpeg(image, plan.crop)},
+            Image={"Bytes": crop},
             UserMatchThreshold=threshold,
             MaxUsers=MAX_USERS_PER_FACE,
         )
@@ -55,8 +66,10 @@ def _search_face(
         # Rekognition found no face in the crop (a face DetectFaces saw in the whole image may still
         # be lost on its own): report it, it is no failure of the upload.
         if error.response.get("Error", {}).get("Code") == "InvalidParameterException":
+            search_ms.append((time.monotonic() - started) * 1000)
             return {"outcome": FaceOutcome.UNSEARCHABLE, "bounding_box": plan.bounding_box, "matches": []}
         raise
+    search_ms.append((time.monotonic() - started) * 1000)
     searched = (response.get("SearchedFace") or {}).get("FaceDetail", {}).get("BoundingBox")
     if searched is None or not searched_is_face(ratio_box(searched), plan.face, plan.crop):
         return {"outcome": FaceOutcome.UNSEARCHABLE, "bounding_box": plan.bounding_box, "matches": []}

@@ -27,6 +27,8 @@ class WatchlistSettings(NamedTuple):
     threshold: float
     retention_days: int
     topic_arn: str | None
+    # The celebrity function's setting and variable: both functions publish under one namespace.
+    metrics_namespace: str = str(SETTINGS_BY_KEY["metrics_namespace"].default)
 
 
 def load_watchlist_settings(environ: Mapping[str, str] | None = None) -> WatchlistSettings:
@@ -38,7 +40,8 @@ def load_watchlist_settings(environ: Mapping[str, str] | None = None) -> Watchli
         raise WatchlistConfigurationError(f"environment variable(s) {', '.join(missing)} not set")
     parsed = {}
     for name, key in ((WATCHLIST_ENV_THRESHOLD, "watchlist_threshold"),
-                      (WATCHLIST_ENV_RETENTION_DAYS, "watchlist_match_retention_days")):  # fmt: skip
+                      (WATCHLIST_ENV_RETENTION_DAYS, "watchlist_match_retention_days"),
+                      (str(SETTINGS_BY_KEY["metrics_namespace"].env), "metrics_namespace")):  # fmt: skip
         setting = SETTINGS_BY_KEY[key]
         raw = env.get(name, "").strip()
         try:
@@ -51,4 +54,5 @@ def load_watchlist_settings(environ: Mapping[str, str] | None = None) -> Watchli
         threshold=float(parsed["watchlist_threshold"]),
         retention_days=int(parsed["watchlist_match_retention_days"]),
         topic_arn=env.get(WATCHLIST_ENV_TOPIC, "").strip() or None,
+        metrics_namespace=str(parsed["metrics_namespace"]),
     )

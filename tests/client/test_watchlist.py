@@ -11,8 +11,13 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from recognizer.contract import StackOutput, watchlist_match_items, watchlist_summary_item
-from tests.client.celeb_testkit import aws_client, put_item, stack_template
+from recognizer.contract import (
+    StackOutput,
+    WatchlistStackOutput,
+    watchlist_match_items,
+    watchlist_summary_item,
+)
+from tests.client.celeb_testkit import assert_one_error_line, aws_client, put_item, stack_template
 from tests.integration.rekognition_stub import RekognitionStub
 from tests.watchlist.face_collection import FaceCollection, photo
 from tests.watchlist.watchlist_testkit import COLLECTION_ID, results_table_properties
@@ -315,6 +320,73 @@ def test_a_stack_without_the_watchlist_says_so(cli: Cli, stack: Any, tmp_path: P
         assert result.exit_code == 3, (args, result.output)
         assert "deployed without the watchlist; deploy it with -c watchlist=true" in result.stderr
         assert "Query" not in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("spoil", "fragment"),
+    [
+        (lambda summary, match: summary.pop("analyzed_at"), ".analyzed_at is None: expected a string"),
+        (lambda summary, match: match.update(similarity="high"), ".similarity is 'high': expected a number"),
+    ],
+)
+def test_an_image_whose_watchlist_items_this_client_cannot_read_is_one_clear_error(
+    cli: Cli, collection: FaceCollection, table: str, spoil: Callable[..., Any], fragment: str
+) -> None:
+    face = {"outcome": "matched", "bounding_box": {"width": 0.2, "height": 0.2, "left": 0.1, "top": 0.1}}
+    face["matches"] = [{"person": "alice", "similarity": 99.5, "bounding_box": face["bounding_box"]}]
+    result = {"bucket": "photos", "key": "a.jpg", "version_id": "v1",
+              "analyzed_at": "2026-11-26T10:00:00Z", "faces": [face]}  # fmt: skip
+    summary = watchlist_summary_item(result, 2_000_000_000)  # type: ignore[arg-type]
+    [match] = watchlist_match_items(result, 2_000_000_000)  # type: ignore[arg-type]
+    spoil(summary, match)
+    put_item(table, summary)
+    put_item(table, match)
+    shown = cli("results", "--image", "s3://photos/a.jpg")
+    assert shown.exit_code == 3, shown.output
+    assert_one_error_line(shown.stderr, "holds a watchlist item this client cannot read", fragment)
+
+
+@pytest.mark.parametrize(
+    ("output", "threshold", "outcome"),
+    [("95", 95.0, "matched"), (None, 99.0, "no_match"), ("99.5", 99.5, "no_match")],
+)
+def test_search_shows_matches_at_the_deployed_threshold(
+    cli: Cli,
+    collection: FaceCollection,
+    table: str,
+    photos: Any,
+    output: str | None,
+    threshold: float,
+    outcome: str,
+) -> None:
+    """The default threshold is the stack's (its output), else the setting's default of 99."""
+    template = stack_template("Recognizer")
+    template["Outputs"][str(StackOutput.WATCHLIST_COLLECTION)] = {"Value": COLLECTION_ID}
+    if output is not None:
+        template["Outputs"][str(WatchlistStackOutput.THRESHOLD)] = {"Value": output}
+    aws_client("cloudformation").create_stack(StackName="Deployed", TemplateBody=json.dumps(template))
+    assert cli("watchlist", "add", "alice", photos("a.jpg", ("red", (100, 60, 240, 220)))).exit_code == 0
+    collection.similarity["red"] = 97.0
+    probe = photos("probe.jpg", ("red", (120, 60, 260, 220)))
+    found = json.loads(cli("--stack", "Deployed", "watchlist", "search", probe, "--json").stdout)
+    assert (found["threshold"], [face["outcome"] for face in found["faces"]]) == (threshold, [outcome])
+    # --threshold still wins.
+    chosen = json.loads(
+        cli("--stack", "Deployed", "watchlist", "search", probe, "--threshold", "90", "--json").stdout
+    )
+    assert (chosen["threshold"], chosen["faces"][0]["outcome"]) == (90.0, "matched")
+
+
+def test_a_threshold_output_this_client_cannot_read_is_one_clear_error(
+    cli: Cli, collection: FaceCollection, table: str, photos: Any
+) -> None:
+    template = stack_template("Recognizer")
+    template["Outputs"][str(StackOutput.WATCHLIST_COLLECTION)] = {"Value": COLLECTION_ID}
+    template["Outputs"][str(WatchlistStackOutput.THRESHOLD)] = {"Value": "high"}
+    aws_client("cloudformation").create_stack(StackName="Deployed", TemplateBody=json.dumps(template))
+    result = cli("--stack", "Deployed", "watchlist", "search", photos("p.jpg", ("red", (100, 60, 240, 220))))
+    assert result.exit_code == 3, result.output
+    assert_one_error_line(result.stderr, "output WatchlistThreshold='high' is not a number")
 
 
 def test_an_upload_reaches_results_through_the_watchlist_function(

@@ -273,3 +273,43 @@ def test_an_alert_sns_did_not_take_is_sent_on_the_retry(
     assert handler.lambda_handler(event, None) == {"batchItemFailures": []}
     assert [alert["person"] for alert in world.alerts()] == ["alice"]
     assert world.collection.calls["DetectFaces"] == 2
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "a string",
+        ["a", "list"],
+        {"bucket": "photos-bucket", "object": {"key": "a.jpg"}},
+        {"bucket": {"name": BUCKET}, "object": "a.jpg"},
+        {"bucket": {"name": BUCKET}, "object": {"key": 7}},
+        {"bucket": {"name": BUCKET}, "object": {"key": "a.jpg", "version-id": {"v": 1}}},
+    ],
+)
+def test_an_event_of_another_shape_is_a_named_error(detail: object) -> None:
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
+    with pytest.raises(
+        handler.InvalidWatchlistEventError, match="expected an SQS batch of S3 'Object Created'"
+    ):
+        handler.parse_image(event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [None, "text", [], {"bucket": BUCKET}, {"bucket": BUCKET, "object_name": "a.jpg", "version_id": 3}],
+)
+def test_a_direct_invocation_of_another_shape_is_a_named_error(event: object) -> None:
+    with pytest.raises(handler.InvalidWatchlistEventError, match='"object_name": str'):
+        handler.parse_image(event)
+
+
+def test_a_malformed_message_fails_alone_with_the_named_error(
+    world: World, environment: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = {"source": "aws.s3", "detail-type": "Object Created", "detail": "not an object"}
+    version = world.upload("a.jpg", photo(400, 300, []))
+    assert handler.lambda_handler(_sqs(bad, _event("a.jpg", version)), None) == {
+        "batchItemFailures": [{"itemIdentifier": "m0"}]
+    }
+    [failure] = [record for record in caplog.records if record.getMessage() == "watchlist message failed"]
+    assert failure.exc_info is not None and failure.exc_info[0] is handler.InvalidWatchlistEventError
