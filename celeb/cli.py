@@ -24,7 +24,7 @@ from celeb.results import celebrity_appearances, image_summaries, person_matches
 from celeb.stack import DEFAULT_STACK, StackOutputs, read_outputs
 from celeb.targets import parse_s3_uri, resolve_targets
 from celeb.video_command import recognize_videos
-from recognizer.contract import ImageRef, StackOutput
+from recognizer.contract import VIDEO_WAIT_MARGIN_MINUTES, ImageRef, StackOutput
 
 app = typer.Typer(
     name="celeb",
@@ -138,17 +138,26 @@ def recognize(
         bool,
         typer.Option(
             "--no-wait",
-            help="Videos: print the job's reference and return; see it later "
-            "with `celeb results --image KEY`.",
+            help="Videos: print the job's reference (version, and job id once started) and return; see it "
+            "later with `celeb results --image KEY`.",
         ),
     ] = False,
+    wait_minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--wait-minutes",
+            min=0,
+            help="Videos: give up watching after this many minutes (exit status 1; the job goes on). "
+            f"Default: the stack's video_job_timeout_minutes plus {VIDEO_WAIT_MARGIN_MINUTES}.",
+        ),
+    ] = None,
 ) -> None:
     """Upload local images and recognize the celebrities in each image; videos (.mp4/.mov) too.
 
     Uploads are marked so that their own S3 event does not analyze them a second time: each
-    image costs one Rekognition call, with or without the results table. A video's upload starts a
-    Rekognition job (the stack needs -c video=true); the command follows it and prints when each
-    celebrity appears.
+    image costs one Rekognition call, with or without the results table. For a video the command
+    asks the stack's start queue for a Rekognition job (the stack needs -c video=true), follows it
+    and prints when each celebrity appears.
     """
     # Local files are checked before the stack is even looked up: a typo costs no AWS call.
     targets = resolve_targets(images, prefix=prefix)
@@ -160,7 +169,9 @@ def recognize(
     if videos and targets and as_json:
         raise UsageProblem("--json prints one document: give videos and images in separate runs")
     if not targets:
-        errors = recognize_videos(aws, outputs, videos, wait=not no_wait, as_json=as_json)
+        errors = recognize_videos(
+            aws, outputs, videos, wait=not no_wait, as_json=as_json, wait_minutes=wait_minutes
+        )
         if errors:
             raise typer.Exit(int(worst_exit_code(errors)))
         return
@@ -213,7 +224,9 @@ def recognize(
                 typer.echo(f"{picture.done.target.source}: drawn in {picture.path}", err=True)
     # Videos after the images: their jobs take minutes, the images' answers are ready now.
     if videos:
-        errors += recognize_videos(aws, outputs, videos, wait=not no_wait, as_json=False)
+        errors += recognize_videos(
+            aws, outputs, videos, wait=not no_wait, as_json=False, wait_minutes=wait_minutes
+        )
     if errors:
         raise typer.Exit(int(worst_exit_code(errors)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -102,8 +102,15 @@ def _short_version(version_id: Any) -> str:
     return version if len(version) <= 10 else version[:8] + "…"
 
 
-def _box(box: BoundingBox) -> str:
-    # Ratios of the image's size, as Rekognition reports them.
+def _box(box: BoundingBox | Any) -> str:
+    # Ratios of the image's size, as Rekognition reports them; a box without them (Rekognition may
+    # omit any of its fields) says what it lacks instead of failing the whole table.
+    if not isinstance(box, Mapping):
+        return "no box"
+    sides = ("left", "top", "width", "height")
+    missing = [side for side in sides if not isinstance(box.get(side), int | float)]
+    if missing:
+        return f"box without {', '.join(missing)}"
     return f"left {box['left']:.3f}, top {box['top']:.3f}\n{box['width']:.3f} x {box['height']:.3f}"
 
 
@@ -158,7 +165,7 @@ def _celebrity_row(celebrity: Celebrity) -> tuple[str, str, str, str]:
     return (
         celebrity["name"],
         _percent(celebrity["confidence"]),
-        _box(celebrity["bounding_box"]),
+        _box(celebrity.get("bounding_box")),
         "\n".join(celebrity["urls"]) or "-",
     )
 
@@ -292,7 +299,7 @@ def print_video_result(console: Console, result: VideoResult) -> None:
     )
     details = [
         f"analyzed at {_when(result['analyzed_at'])}",
-        _count(len(result["celebrities"]), "celebrity"),
+        _count(result.get("celebrity_count", len(result["celebrities"])), "celebrity"),
         _count(result["detections"], "detection"),
     ]
     if result.get("duration_ms"):
@@ -300,6 +307,9 @@ def print_video_result(console: Console, result: VideoResult) -> None:
     console.print(" · ".join(details))
     if result.get("timeline"):
         console.print(f"full timeline: {result['timeline']}")
+    shown = len(result["celebrities"])
+    if result.get("celebrity_count", shown) > shown:
+        console.print(f"the {shown} seen most often below; every one in the full timeline")
     if not result["celebrities"]:
         console.print("no celebrity recognized")
         return
@@ -321,7 +331,7 @@ def print_video_result(console: Console, result: VideoResult) -> None:
             _intervals(
                 celebrity["intervals"], int(celebrity.get("interval_count", len(celebrity["intervals"])))
             ),
-            f"at {_clock(celebrity.get('best_ms', 0))}\n{_box(celebrity['bounding_box'])}",
+            f"at {_clock(celebrity.get('best_ms', 0))}\n{_box(celebrity.get('bounding_box'))}",
         )
     console.print(table)
 

@@ -1,9 +1,12 @@
-"""`recognize` for videos: upload (or ask for a start), then follow the job's state in the results table.
+"""`recognize` for videos: upload, ask for the start, then follow the job's state in the results table.
 
-A video is not analyzed by invoking a function: its upload event starts a Rekognition job (the
-stack's video start queue; an `s3://` URI is sent there directly), and the job's outcome lands
-in the results table under the version's summary item (recognizer.contract: IN_PROGRESS, then
-SUCCEEDED or FAILED). The client polls that one item.
+A video is not analyzed by invoking a function: the client puts a start request for the exact
+version on the stack's video start queue (after uploading a local file, and for an `s3://` URI), and
+the job's outcome lands in the results table under the version's summary item (recognizer.contract:
+IN_PROGRESS, then SUCCEEDED or FAILED). The upload event may start the same job too (when the key
+is under the stack's `upload_prefix`): the start function's idempotent ClientRequestToken makes the
+two requests one job. The client polls that one item, until a deadline: the stack's
+video_job_timeout_minutes plus a margin (recognizer.contract.video_wait_minutes).
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ from boto3.dynamodb.types import TypeDeserializer
 from celeb.errors import CelebError, ConfigProblem, UsageProblem
 from celeb.stack import StackOutputs
 from recognizer.contract import (
+    LEADING_BOXES,
     PARTITION_KEY,
+    SETTINGS_BY_KEY,
     SORT_KEY,
     VIDEO_CONTENT_TYPES,
     ImageRef,
     ResultStatus,
     StackOutput,
+    VideoStackOutput,
     from_decimals,
     image_pk,
     summary_sk,
+    video_wait_minutes,
 )
-from recognizer.video.container import LEADING_BOXES
 
 POLL_SECONDS = 5.0
 # One PUT takes up to 5 GB; larger videos (Rekognition takes up to 10 GB) go in parts.
@@ -41,6 +47,10 @@ _deserializer = TypeDeserializer()
 
 class VideoFailed(CelebError):
     """Rekognition (or the limit checks before it) recorded a failure for the video."""
+
+
+class VideoWaitTimedOut(CelebError):
+    """No settled result before the wait's deadline (exit status 1): the job, if any, goes on."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,23 @@ def require_video(outputs: StackOutputs) -> str:
     return outputs.require(StackOutput.RESULTS_TABLE)
 
 
+def wait_minutes(outputs: StackOutputs) -> float:
+    """The default wait for a video: the stack's video_job_timeout_minutes (its output), plus the margin."""
+    raw = outputs.values.get(VideoStackOutput.JOB_TIMEOUT_MINUTES)
+    setting = SETTINGS_BY_KEY["video_job_timeout_minutes"]
+    try:
+        # A stack deployed before the output existed: the setting's default (--wait-minutes overrides).
+        timeout = int(raw) if raw is not None else int(setting.default)
+    except ValueError:
+        raise ConfigProblem(
+            f"stack {outputs.stack_name!r} output {VideoStackOutput.JOB_TIMEOUT_MINUTES}={raw!r}: "
+            "expected a whole number of minutes"
+        ) from None
+    return float(video_wait_minutes(timeout))
+
+
 def upload_video(s3: Any, video: LocalVideo, ref: ImageRef) -> ImageRef:
-    """Upload the file (its upload event starts the job); `ref` pinned to the new version."""
+    """Upload the file; `ref` pinned to the new version (request_start then asks for its job)."""
     size = video.path.stat().st_size
     extra = {"ContentType": video.content_type}
     if size <= SINGLE_PUT_BYTES:
@@ -112,7 +137,11 @@ def upload_video(s3: Any, video: LocalVideo, ref: ImageRef) -> ImageRef:
 
 
 def request_start(s3: Any, sqs: Any, outputs: StackOutputs, ref: ImageRef) -> ImageRef:
-    """An object already in S3: pin its current version and ask the start queue for a job."""
+    """Ask the start queue for the job of `ref`'s version (its current one when `ref` names none).
+
+    Whatever the stack's upload_prefix: the start function takes direct requests for any video key
+    of the images bucket, and a second request for a version (its upload event) is the same job.
+    """
     if ref.version_id is None:
         ref = ref.with_version(s3.head_object(Bucket=ref.bucket, Key=ref.key).get("VersionId"))
     payload = {"bucket": ref.bucket, "object_name": ref.key}
@@ -141,25 +170,36 @@ def describe_state(item: dict[str, Any] | None) -> str:
     return f"job {item.get('job_id', '-')}: {str(item.get('status')).lower()}"
 
 
-def pause(seconds: float) -> None:
-    """Between two reads of the table (the tests' seam: they run the cloud's side here)."""
-    time.sleep(seconds)
-
-
 def wait_for_video(
-    dynamodb: Any, table: str, ref: ImageRef, *, on_state: Callable[[str], None] = lambda state: None
+    dynamodb: Any,
+    table: str,
+    ref: ImageRef,
+    *,
+    deadline: float,
+    on_state: Callable[[str], None] = lambda state: None,
+    poll_seconds: float = POLL_SECONDS,
 ) -> dict[str, Any]:
-    """The version's settled summary item (SUCCEEDED or FAILED), read every POLL_SECONDS.
+    """The version's settled summary item (SUCCEEDED or FAILED), read every `poll_seconds`.
 
-    No client-side deadline: the stack's sweep records a job that outlives video_job_timeout_minutes
-    (as a VideoJobTimeoutError), which settles the item; Ctrl-C stops the watching, not the job.
+    `deadline` is a time.monotonic() value. The stack's sweep records a job that outlives
+    video_job_timeout_minutes (as a VideoJobTimeoutError), which settles the item; a start that never
+    ran (its request in the start dead-letter queue) settles nothing, so past the deadline this
+    raises VideoWaitTimedOut. Ctrl-C, as the deadline, stops the watching, not the job.
     """
     while True:
         item = read_summary(dynamodb, table, ref)
-        on_state(describe_state(item))
+        state = describe_state(item)
+        on_state(state)
         if item is not None and item.get("status") in (ResultStatus.SUCCEEDED, ResultStatus.FAILED):
             return item
-        pause(POLL_SECONDS)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise VideoWaitTimedOut(
+                f"no result for {ref.describe()} before the wait's deadline ({state}); if a job runs it "
+                f"goes on: see it later with celeb results --image {ref.uri} (a start that never ran "
+                "waits in the start dead-letter queue, output VideoDeadLetterQueueUrl)"
+            )
+        time.sleep(min(poll_seconds, remaining))
 
 
 def failure(item: dict[str, Any]) -> VideoFailed:

@@ -1117,6 +1117,8 @@ class VideoResult(TypedDict):
     duration_ms: int | None  # from Rekognition's VideoMetadata, when given
     timeline: str | None  # s3://bucket/key of the full timeline, None when not written
     analyzed_at: str  # ANALYZED_AT_FORMAT, UTC: when the result was recorded
+    # From a summary item: the video's celebrities in all (`celebrities` keeps SUMMARY_CELEBRITIES)
+    celebrity_count: NotRequired[int]
 
 
 def pending_job_key(job_id: str) -> dict[str, str]:
@@ -1275,6 +1277,9 @@ def video_result_of(item: Mapping[str, Any]) -> VideoResult:
         "duration_ms": plain.get("duration_ms"),
         "timeline": plain.get("timeline"),
         "analyzed_at": plain["analyzed_at"],
+        "celebrity_count": count
+        if isinstance(count := plain.get("celebrity_count"), int)
+        else len(plain["celebrities"]),
     }
 
 
