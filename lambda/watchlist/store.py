@@ -38,6 +38,9 @@ def is_done(dynamodb: Any, table: str, ref: ImageRef) -> bool:
         Key=_typed(key),
         ProjectionExpression="#pk",
         ExpressionAttributeNames={"#pk": PARTITION_KEY},
+        # A redelivery may follow the summary's write within moments: an eventually consistent read
+        # could miss it and search (and alert) a second time.
+        ConsistentRead=True,
     )
     return "Item" in found
 

@@ -14,12 +14,15 @@ from PIL import Image
 from recognizer.contract import (
     ANALYZED_AT_FORMAT,
     ENV_RESULTS_TABLE,
+    PARTITION_KEY,
     PERSON_INDEX,
+    SORT_KEY,
     WATCHLIST_ENV_COLLECTION,
     WATCHLIST_ENV_THRESHOLD,
     WATCHLIST_ENV_TOPIC,
     WATCHLIST_TTL_ATTRIBUTE,
     ImageRef,
+    image_pk,
     image_ref,
     watchlist_match_sk,
     watchlist_summary_sk,
@@ -313,3 +316,22 @@ def test_a_malformed_message_fails_alone_with_the_named_error(
     }
     [failure] = [record for record in caplog.records if record.getMessage() == "watchlist message failed"]
     assert failure.exc_info is not None and failure.exc_info[0] is handler.InvalidWatchlistEventError
+
+
+def test_the_done_check_reads_consistently() -> None:
+    """A redelivery right after the summary's write must see it: GetItem with ConsistentRead."""
+    import boto3
+
+    from watchlist import store
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    ref = ImageRef(BUCKET, "a.jpg", "v1")
+    key = {PARTITION_KEY: {"S": image_pk(BUCKET, "a.jpg")}, SORT_KEY: {"S": watchlist_summary_sk("v1")}}
+    expected = {"TableName": TABLE, "Key": key, "ProjectionExpression": "#pk",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY}, "ConsistentRead": True}  # fmt: skip
+    with Stubber(dynamodb) as stub:
+        stub.add_response("get_item", {"Item": {PARTITION_KEY: key[PARTITION_KEY]}}, expected)
+        stub.add_response("get_item", {}, expected)
+        assert store.is_done(dynamodb, TABLE, ref) is True
+        assert store.is_done(dynamodb, TABLE, ref) is False
+        stub.assert_no_pending_responses()
