@@ -130,8 +130,9 @@ def _token() -> str:
 def enroll(rekognition: Any, collection: str, name: str, photos: list[Photo]) -> list[str]:
     """Index one face per photo and group them under the user `name`; returns the new face ids.
 
-    On any failure, including Ctrl-C, the faces indexed so far are deleted (and the user, when this
-    enrollment created it), so no orphan vector stays behind.
+    On any failure, including Ctrl-C, the faces indexed so far are disassociated and deleted (and
+    the user, when this enrollment created it), so no orphan vector stays behind; what the cleanup
+    could not undo is noted on the error raised (`error.__notes__`), never raised instead of it.
     """
     if not photos:
         raise UsageProblem("give at least one photo of the person")
@@ -224,15 +225,21 @@ def _undo(
             _delete_faces(rekognition, collection, name, indexed)
         if created:
             rekognition.delete_user(CollectionId=collection, UserId=name, ClientRequestToken=_token())
-    except CleanupIncomplete as problem:
-        return problem
     except Exception as error:  # an AWS error, or any other: the enrollment's error matters more
-        left = f"{len(indexed)} face(s) indexed for {name!r}" + (" and its new user" if created else "")
-        cause = str(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
-        return CleanupIncomplete(
-            f"could not delete the {left} ({cause}); "
-            f"`celeb watchlist list` shows what is left, `celeb watchlist remove {name}` deletes it"
-        )
+        if created:
+            advice = f"`celeb watchlist remove {name}` deletes it"
+        else:  # a known person: remove would take their earlier faces too
+            advice = (
+                f"`celeb watchlist remove {name}` deletes it, but with everything {name!r} had enrolled "
+                "before; enroll them again afterwards"
+            )
+        if isinstance(error, CleanupIncomplete):
+            what = error.message
+        else:
+            left = f"{len(indexed)} face(s) indexed for {name!r}" + (" and its new user" if created else "")
+            cause = str(error) if isinstance(error, ClientError) else f"{type(error).__name__}: {error}"
+            what = f"could not delete the {left} ({cause})"
+        return CleanupIncomplete(f"{what}; `celeb watchlist list` shows what is left, {advice}")
     return None
 
 
@@ -269,8 +276,7 @@ def _delete_faces(rekognition: Any, collection: str, name: str, face_ids: list[s
             for item in kept
         )
         raise CleanupIncomplete(
-            f"Rekognition kept {len(kept)} face(s) of {name!r} it was asked to delete ({details}); "
-            f"run `celeb watchlist remove {name}` to delete them"
+            f"Rekognition kept {len(kept)} face(s) of {name!r} it was asked to delete ({details})"
         )
 
 
@@ -315,7 +321,12 @@ def remove(
     _disassociate_faces(
         rekognition, collection, name, [face["FaceId"] for face in faces if face.get("UserId") == name]
     )
-    _delete_faces(rekognition, collection, name, [face["FaceId"] for face in faces])
+    try:
+        _delete_faces(rekognition, collection, name, [face["FaceId"] for face in faces])
+    except CleanupIncomplete as error:
+        raise CleanupIncomplete(
+            f"{error.message}; nothing else was deleted: run `celeb watchlist remove {name}` again"
+        ) from None
     if exists:
         rekognition.delete_user(CollectionId=collection, UserId=name, ClientRequestToken=_token())
     records = _delete_match_records(dynamodb, table, name) if dynamodb is not None and table else 0

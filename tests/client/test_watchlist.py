@@ -240,6 +240,33 @@ def test_a_cleanup_that_fails_does_not_hide_why_the_enrollment_failed(
     assert _collection_state() == ([], [])
 
 
+def test_a_known_persons_failed_cleanup_warns_before_remove_takes_everything(
+    cli: Cli, collection: FaceCollection, table: str, photos: Any
+) -> None:
+    assert cli("watchlist", "add", "alice", photos("a.jpg", ("red", (100, 60, 240, 220)))).exit_code == 0
+    collection.fail_next["DisassociateFaces"] = "AccessDeniedException"
+    refused = cli(
+        "watchlist",
+        "add",
+        "alice",
+        photos("b.jpg", ("red", (40, 40, 200, 220))),
+        photos("c.jpg", ("green", (100, 60, 240, 220))),
+    )
+    assert refused.exit_code == 2, refused.output
+    warning, error = refused.stderr.strip().splitlines()
+    assert error.startswith("error: Rekognition would not add these faces to 'alice' (")
+    assert "c.jpg: LOW_MATCH_CONFIDENCE" in error
+    assert warning.startswith("warning: cleanup after the failed enrollment: could not delete the 2 face(s) ")
+    assert "DisassociateFaces" in warning
+    assert warning.endswith(
+        "`celeb watchlist list` shows what is left, `celeb watchlist remove alice` deletes it, but with "
+        "everything 'alice' had enrolled before; enroll them again afterwards"
+    )
+    # What the warning says: the new faces are still there (one still alice's), and the user too.
+    assert sorted(str(user) for _, user in _faces_by_user()) == ["None", "alice", "alice"]
+    assert _users() == [("alice", "ACTIVE")]
+
+
 def test_remove_names_the_faces_rekognition_kept() -> None:
     """DeleteFaces answers 200 and lists what it refused: remove says so instead of "removed"."""
     import boto3
@@ -265,7 +292,8 @@ def test_remove_names_the_faces_rekognition_kept() -> None:
         stub.assert_no_pending_responses()
     assert str(raised.value) == (
         "Rekognition kept 1 face(s) of 'alice' it was asked to delete (11111111-1111-1111-1111-111111111111: "
-        "ASSOCIATED_TO_AN_EXISTING_USER (user 'alice')); run `celeb watchlist remove alice` to delete them"
+        "ASSOCIATED_TO_AN_EXISTING_USER (user 'alice')); nothing else was deleted: run "
+        "`celeb watchlist remove alice` again"
     )
 
 
