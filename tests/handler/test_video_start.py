@@ -255,6 +255,8 @@ def test_a_failure_before_any_job_starts_a_new_one(setup: dict[str, Any], rekogn
     [
         {"stringValue": "two", "dataType": "Number"},
         {"stringValue": "-1", "dataType": "Number"},
+        {"stringValue": "²", "dataType": "Number"},
+        {"stringValue": "", "dataType": "Number"},
         {"binaryValue": "AA==", "dataType": "Binary"},
         "3",
         7,

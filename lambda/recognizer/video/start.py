@@ -206,8 +206,9 @@ def deferrals_of(record: dict[str, Any]) -> int:
     if attribute is None:
         return 0
     raw = attribute.get("stringValue") if isinstance(attribute, dict) else attribute
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text.isascii() and text.isdigit():  # not int()'s other digits ("²" is a digit, not a number)
+        return int(text)
     log.log_event(
         "video start: unreadable deferral count, counted as 0",
         logging.WARNING,
