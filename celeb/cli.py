@@ -215,9 +215,11 @@ def recognize(
                 errors.append(picture.error)
                 typer.echo(f"error: {picture.done.target.source}: {picture.error.message}", err=True)
             elif picture.watchlist is not None and not picture.watchlist.searched:
+                # An upload's key is in the images bucket; an s3:// URI is shown as given.
+                named = picture.done.ref.key if picture.done.target.upload else picture.done.ref.uri
                 typer.echo(
                     f"{picture.done.target.source}: drawn in {picture.path} (the watchlist has not searched "
-                    f"it yet: `celeb show {picture.done.ref.key} --out FILE` adds its matches later)",
+                    f"it yet: `celeb show {named} --out FILE` adds its matches later)",
                     err=True,
                 )
             else:
