@@ -2,6 +2,7 @@
 
 ```
 S3 upload (.mp4/.mov, any case) -> EventBridge rule "VideoUploads" -> start queue (DLQ)
+celeb recognize (a version's start request, whatever upload_prefix) -> start queue
   -> start function (concurrency: video_max_concurrent_jobs): limits, StartCelebrityRecognition
 Rekognition -> SNS topic (KMS) -> completion queue (DLQ) -> results function: pages, timeline, table
 schedule rule (every SWEEP_MINUTES) -> completion queue -> results function: sweep of overdue jobs

@@ -234,7 +234,7 @@ def test_a_start_that_never_runs_gives_up_at_the_deadline(cli, cloud, clip) -> N
     assert video["key"] == "keynote.mp4" and "gave up waiting" in video["error"]
 
 
-def test_the_wait_defaults_to_the_stacks_timeout_plus_the_margin(cloud) -> None:
+def test_the_wait_defaults_to_the_stacks_timeout_plus_the_margin() -> None:
     def outputs(**values: str) -> StackOutputs:
         return StackOutputs(stack_name=STACK, region="us-east-1", status="CREATE_COMPLETE", values=values)
 
