@@ -311,6 +311,7 @@ def test_the_test_stacks_video_outputs_are_the_synthesized_stacks(synth_template
         StackOutput.VIDEO_TIMELINES_BUCKET,
         StackOutput.VIDEO_START_QUEUE_URL,
         StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+        *VideoStackOutput,  # the client's wait reads the job timeout
     }
     assert ours <= set(synthesized["Outputs"])
 
