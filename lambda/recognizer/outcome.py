@@ -22,7 +22,7 @@ class Analysis(NamedTuple):
     outcome: Outcome
     result: RecognitionResult | None = None
     error: Exception | None = None
-    # How long RecognizeCelebrities took (botocore's retries included) when it answered; None: not called.
+    # How long RecognizeCelebrities took (botocore's retries included), answered or failed; None: not called.
     rekognition_ms: float | None = None
 
     @property
