@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -206,6 +207,19 @@ def test_transient_failure_hands_the_message_back(setup: dict[str, Any], rekogni
     assert handle_start(_message(ref), None, services=setup["services"]) == {
         "batchItemFailures": [{"itemIdentifier": "m1"}]
     }
+
+
+@pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"Records": "nope"}'])
+def test_an_unreadable_message_is_left_for_the_dead_letter_queue(
+    setup: dict[str, Any], rekognition: Stubber, body: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = {"Records": [{"messageId": "m1", "body": body, "eventSource": "aws:sqs"}]}
+    with caplog.at_level(logging.ERROR):
+        assert handle_start(event, None, services=setup["services"]) == {
+            "batchItemFailures": [{"itemIdentifier": "m1"}]
+        }
+    assert any("left for the dead-letter queue" in r.getMessage() for r in caplog.records)
+    rekognition.assert_no_pending_responses()
 
 
 # --- a settled job is not re-opened; bad input gets named errors ------------------------------------

@@ -72,13 +72,15 @@ def _process_message(record: dict[str, Any], services: VideoServices) -> bool:
     try:
         works = parse_sqs_body(record.get("body"))
     except InvalidEventError as error:
+        # Handed back: after max_receive_count receives it waits in the start dead-letter queue
+        # (alarm StartDeadLetters) for someone to read, never silently gone.
         log.log_event(
-            "video start: unreadable message dropped",
+            "video start: unreadable message, left for the dead-letter queue",
             logging.ERROR,
             error_message=str(error),
             message_id=record.get("messageId"),
         )
-        return True
+        return False
     outcomes = [_start_work(work, services) for work in works]
     if StartOutcome.RETRY in outcomes:
         return False
