@@ -31,7 +31,6 @@ from recognizer.contract import (
     ImageRef,
     ResultStatus,
     StackOutput,
-    VideoStackOutput,
     from_decimals,
     image_pk,
     summary_sk,
@@ -93,14 +92,14 @@ def require_video(outputs: StackOutputs) -> str:
 
 def wait_minutes(outputs: StackOutputs) -> float:
     """The default wait for a video: the stack's video_job_timeout_minutes (its output), plus the margin."""
-    raw = outputs.values.get(VideoStackOutput.JOB_TIMEOUT_MINUTES)
+    raw = outputs.values.get(StackOutput.VIDEO_JOB_TIMEOUT_MINUTES)
     setting = SETTINGS_BY_KEY["video_job_timeout_minutes"]
     try:
         # A stack deployed before the output existed: the setting's default (--wait-minutes overrides).
         timeout = int(raw) if raw is not None else int(setting.default)
     except ValueError:
         raise ConfigProblem(
-            f"stack {outputs.stack_name!r} output {VideoStackOutput.JOB_TIMEOUT_MINUTES}={raw!r}: "
+            f"stack {outputs.stack_name!r} output {StackOutput.VIDEO_JOB_TIMEOUT_MINUTES}={raw!r}: "
             "expected a whole number of minutes"
         ) from None
     return float(video_wait_minutes(timeout))

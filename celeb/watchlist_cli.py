@@ -25,7 +25,6 @@ from recognizer.contract import (
     SettingError,
     StackOutput,
     WatchlistFace,
-    WatchlistStackOutput,
 )
 
 app = typer.Typer(
@@ -138,7 +137,7 @@ def search(
             max=100,
             help="Lowest similarity shown (default: the stack's watchlist_threshold, which the watchlist "
             f"function stores and alerts at; {_DEFAULT_THRESHOLD:g} for a stack without the "
-            f"{WatchlistStackOutput.THRESHOLD} output).",
+            f"{StackOutput.WATCHLIST_THRESHOLD} output).",
         ),
     ] = None,
     as_json: AsJson = False,
@@ -157,14 +156,14 @@ def search(
 
 def stack_threshold(outputs: StackOutputs) -> float:
     """The deployed watchlist_threshold (the stack's output); the setting's default if it has none."""
-    raw = outputs.values.get(WatchlistStackOutput.THRESHOLD)
+    raw = outputs.values.get(StackOutput.WATCHLIST_THRESHOLD)
     if raw is None:  # a stack deployed before the output existed
         return _DEFAULT_THRESHOLD
     try:
         return float(SETTINGS_BY_KEY["watchlist_threshold"].parse(raw))
     except SettingError as error:
         raise ConfigProblem(
-            f"stack {outputs.stack_name!r} output {WatchlistStackOutput.THRESHOLD}={raw!r} is not "
+            f"stack {outputs.stack_name!r} output {StackOutput.WATCHLIST_THRESHOLD}={raw!r} is not "
             f"{error.allowed}"
         ) from None
 

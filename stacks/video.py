@@ -48,7 +48,7 @@ from recognizer.contract import (
     TIMELINE_PREFIX,
     VIDEO_SUFFIXES,
     VIDEO_SWEEP_MINUTES,
-    VideoStackOutput,
+    StackOutput,
 )
 from stacks import queues
 from stacks.bundling import function_code
@@ -310,8 +310,8 @@ class VideoAnalysis(Construct):
         # Beside the stack's own outputs (stacks/recognition_stack.py): what the client's wait and the
         # completion DLQ's redrive need. Their logical ids are the contract's names.
         for name, value in (
-            (VideoStackOutput.JOB_TIMEOUT_MINUTES, str(config.video_job_timeout_minutes)),
-            (VideoStackOutput.COMPLETION_DEAD_LETTER_QUEUE_URL, self.completion_dead_letter_queue.queue_url),
+            (StackOutput.VIDEO_JOB_TIMEOUT_MINUTES, str(config.video_job_timeout_minutes)),
+            (StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL, self.completion_dead_letter_queue.queue_url),
         ):
             CfnOutput(self, str(name), value=value).override_logical_id(str(name))
 

@@ -30,7 +30,7 @@ from recognizer.contract import (
     WATCHLIST_ENV_RETENTION_DAYS,
     WATCHLIST_ENV_THRESHOLD,
     WATCHLIST_ENV_TOPIC,
-    WatchlistStackOutput,
+    StackOutput,
 )
 from stacks import queues
 from stacks.alarms import OperationalAlarms
@@ -117,7 +117,7 @@ class Watchlist(Construct):
             "ThresholdOutput",
             value=SETTINGS_BY_KEY["watchlist_threshold"].to_env(config.watchlist_threshold),
         )
-        threshold.override_logical_id(str(WatchlistStackOutput.THRESHOLD))
+        threshold.override_logical_id(str(StackOutput.WATCHLIST_THRESHOLD))
         mapping = self.function.add_event_source_mapping(
             "Uploads",
             event_source_arn=self.queue.queue_arn,

@@ -304,10 +304,14 @@ class StackOutput(StrEnum):
     DASHBOARD_URL = "DashboardUrl"  # the console's address of it (the aws partition's console)
     WATCHLIST_COLLECTION = "WatchlistCollectionId"  # only with -c watchlist=true
     WATCHLIST_FUNCTION_NAME = "WatchlistFunctionName"  # only with -c watchlist=true
+    # watchlist_threshold as the function's environment has it: `celeb watchlist search`'s default.
+    WATCHLIST_THRESHOLD = "WatchlistThreshold"  # only with -c watchlist=true
     # video: only when the stack has stored-video recognition
     VIDEO_TIMELINES_BUCKET = "VideoTimelinesBucketName"
     VIDEO_START_QUEUE_URL = "VideoStartQueueUrl"
     VIDEO_DEAD_LETTER_QUEUE_URL = "VideoDeadLetterQueueUrl"
+    VIDEO_JOB_TIMEOUT_MINUTES = "VideoJobTimeoutMinutes"  # video_job_timeout_minutes, for the client's wait
+    VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL = "VideoCompletionDeadLetterQueueUrl"  # to redrive notices
 
 
 ENV_RESULTS_TABLE = "RESULTS_TABLE_NAME"  # absent: results are returned, not stored
@@ -857,13 +861,6 @@ PERSON_INDEX_SORT_KEY = CELEBRITY_INDEX_SORT_KEY  # the same `image_ref` attribu
 WATCHLIST_TTL_ATTRIBUTE = "expires_at"
 
 
-class WatchlistStackOutput(StrEnum):
-    """Outputs of a stack with the watchlist, beside StackOutput's WATCHLIST_* (stacks/watchlist.py)."""
-
-    # watchlist_threshold as the function's environment has it: `celeb watchlist search`'s default.
-    THRESHOLD = "WatchlistThreshold"
-
-
 def check_user_id(user_id: str) -> str:
     """`user_id` when Rekognition accepts it as a UserId, else ContractError saying what is allowed."""
     if not isinstance(user_id, str) or not user_id:
@@ -1035,13 +1032,6 @@ VIDEO_SWEEP_MINUTES = 10
 # two sweeps (the one that records the timeout may run just before the deadline) and a start deferred
 # once at SQS's longest delay (15 minutes).
 VIDEO_WAIT_MARGIN_MINUTES = 2 * VIDEO_SWEEP_MINUTES + 15
-
-
-class VideoStackOutput(StrEnum):
-    """Outputs of a stack with stored video, beside StackOutput's VIDEO_* (written by stacks/video.py)."""
-
-    JOB_TIMEOUT_MINUTES = "VideoJobTimeoutMinutes"  # video_job_timeout_minutes, for the client's wait
-    COMPLETION_DEAD_LETTER_QUEUE_URL = "VideoCompletionDeadLetterQueueUrl"  # to redrive notices
 
 
 class VideoMetricName(StrEnum):

@@ -30,12 +30,19 @@ VIDEO_OUTPUTS = {
     StackOutput.VIDEO_TIMELINES_BUCKET,
     StackOutput.VIDEO_START_QUEUE_URL,
     StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+    StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,
+    StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
 }
 # The watchlist's outputs exist only with -c watchlist=true (tests/client/test_watchlist.py's stack).
-CLIENT_OUTPUTS = {str(output) for output in StackOutput} - VIDEO_OUTPUTS - {
-    StackOutput.WATCHLIST_COLLECTION,
-    StackOutput.WATCHLIST_FUNCTION_NAME,
-}
+CLIENT_OUTPUTS = (
+    {str(output) for output in StackOutput}
+    - VIDEO_OUTPUTS
+    - {
+        StackOutput.WATCHLIST_COLLECTION,
+        StackOutput.WATCHLIST_FUNCTION_NAME,
+        StackOutput.WATCHLIST_THRESHOLD,
+    }
+)
 # The client reads neither the cloud backfill's output here nor the dashboard's (operators open that).
 LOCAL_OUTPUTS = CLIENT_OUTPUTS - {
     StackOutput.BACKFILL_STATE_MACHINE,

@@ -30,7 +30,6 @@ from recognizer.contract import (
     SETTINGS_BY_KEY,
     VIDEO_WAIT_MARGIN_MINUTES,
     StackOutput,
-    VideoStackOutput,
     is_video_key,
 )
 from recognizer.video.completion import handle_results
@@ -72,8 +71,8 @@ def cloud(rekognition_stub: RekognitionStub, cli_sessions: list[Any]) -> Iterato
                 StackOutput.VIDEO_TIMELINES_BUCKET: {"Ref": "Timelines"},
                 StackOutput.VIDEO_START_QUEUE_URL: {"Ref": "StartQueue"},
                 StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL: {"Ref": "DeadLetterQueue"},
-                VideoStackOutput.JOB_TIMEOUT_MINUTES: "60",
-                VideoStackOutput.COMPLETION_DEAD_LETTER_QUEUE_URL: {"Ref": "CompletionDeadLetterQueue"},
+                StackOutput.VIDEO_JOB_TIMEOUT_MINUTES: "60",
+                StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL: {"Ref": "CompletionDeadLetterQueue"},
             }.items()
         },
     }
@@ -311,7 +310,8 @@ def test_the_test_stacks_video_outputs_are_the_synthesized_stacks(synth_template
         StackOutput.VIDEO_TIMELINES_BUCKET,
         StackOutput.VIDEO_START_QUEUE_URL,
         StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
-        *VideoStackOutput,  # the client's wait reads the job timeout
+        StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,  # the client's wait reads the job timeout
+        StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
     }
     assert ours <= set(synthesized["Outputs"])
 

@@ -13,7 +13,6 @@ from click.testing import Result
 
 from recognizer.contract import (
     StackOutput,
-    WatchlistStackOutput,
     watchlist_match_items,
     watchlist_summary_item,
 )
@@ -391,7 +390,7 @@ def test_search_shows_matches_at_the_deployed_threshold(
     template = stack_template("Recognizer")
     template["Outputs"][str(StackOutput.WATCHLIST_COLLECTION)] = {"Value": COLLECTION_ID}
     if output is not None:
-        template["Outputs"][str(WatchlistStackOutput.THRESHOLD)] = {"Value": output}
+        template["Outputs"][str(StackOutput.WATCHLIST_THRESHOLD)] = {"Value": output}
     aws_client("cloudformation").create_stack(StackName="Deployed", TemplateBody=json.dumps(template))
     assert cli("watchlist", "add", "alice", photos("a.jpg", ("red", (100, 60, 240, 220)))).exit_code == 0
     collection.similarity["red"] = 97.0
@@ -410,7 +409,7 @@ def test_a_threshold_output_this_client_cannot_read_is_one_clear_error(
 ) -> None:
     template = stack_template("Recognizer")
     template["Outputs"][str(StackOutput.WATCHLIST_COLLECTION)] = {"Value": COLLECTION_ID}
-    template["Outputs"][str(WatchlistStackOutput.THRESHOLD)] = {"Value": "high"}
+    template["Outputs"][str(StackOutput.WATCHLIST_THRESHOLD)] = {"Value": "high"}
     aws_client("cloudformation").create_stack(StackName="Deployed", TemplateBody=json.dumps(template))
     result = cli("--stack", "Deployed", "watchlist", "search", photos("p.jpg", ("red", (100, 60, 240, 220))))
     assert result.exit_code == 3, result.output

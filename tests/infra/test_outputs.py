@@ -13,12 +13,15 @@ from tests.infra.helpers import logical_id_of
 WATCHLIST = {
     StackOutput.WATCHLIST_COLLECTION,
     StackOutput.WATCHLIST_FUNCTION_NAME,
+    StackOutput.WATCHLIST_THRESHOLD,
 }  # only with -c watchlist=true
 # The stored-video outputs exist only with `-c video=true` (tests/infra/test_video.py).
 VIDEO = {
     StackOutput.VIDEO_TIMELINES_BUCKET,
     StackOutput.VIDEO_START_QUEUE_URL,
     StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+    StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,
+    StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
 }
 COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE} - WATCHLIST - VIDEO
 

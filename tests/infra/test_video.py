@@ -15,7 +15,6 @@ from recognizer.contract import (
     SETTINGS_BY_KEY,
     VIDEO_SWEEP_MINUTES,
     StackOutput,
-    VideoStackOutput,
     video_wait_minutes,
 )
 from stacks.app import create_app
@@ -30,7 +29,8 @@ VIDEO_OUTPUTS = {
     StackOutput.VIDEO_TIMELINES_BUCKET,
     StackOutput.VIDEO_START_QUEUE_URL,
     StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
-    *VideoStackOutput,
+    StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,
+    StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
 }
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,8 +82,8 @@ def test_outputs_name_the_timelines_bucket_and_queues(template: dict[str, Any]) 
     assert outputs["VideoStartQueueUrl"]["Value"] == {"Ref": _id(template, "VideoStartQueue")}
     # What `celeb recognize` waits for and what the README's redrive of notices names.
     timeout = SETTINGS_BY_KEY["video_job_timeout_minutes"].default
-    assert outputs[VideoStackOutput.JOB_TIMEOUT_MINUTES]["Value"] == str(timeout)
-    assert outputs[VideoStackOutput.COMPLETION_DEAD_LETTER_QUEUE_URL]["Value"] == {
+    assert outputs[StackOutput.VIDEO_JOB_TIMEOUT_MINUTES]["Value"] == str(timeout)
+    assert outputs[StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL]["Value"] == {
         "Ref": _id(template, "VideoCompletionDeadLetterQueue")
     }
 

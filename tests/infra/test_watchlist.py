@@ -139,6 +139,7 @@ def test_function_environment_and_package(template: dict[str, Any], dev: dict[st
         "WATCHLIST_THRESHOLD": "99",
         "WATCHLIST_MATCH_RETENTION_DAYS": "365",
         "WATCHLIST_ALERT_TOPIC_ARN": {"Ref": logical_id_of(template, "WatchlistAlerts")},
+        "METRICS_NAMESPACE": "CelebrityRecognition",
     }
     assert (function["Runtime"], function["Architectures"]) == ("python3.14", ["arm64"])
     variables = _function(dev)["Environment"]["Variables"]

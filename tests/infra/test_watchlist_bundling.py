@@ -20,7 +20,13 @@ def test_watchlist_package_holds_its_code_the_contract_and_pillow_for_arm64(tmp_
     assert (out / "watchlist" / "handler.py").read_bytes() == (
         SOURCE / "watchlist" / "handler.py"
     ).read_bytes()
-    assert sorted(path.name for path in (out / "recognizer").iterdir()) == ["__init__.py", "contract.py"]
+    assert sorted(path.name for path in (out / "recognizer").iterdir()) == [
+        "__init__.py",
+        "contract.py",
+        "errors.py",
+        "metrics.py",
+        "outcome.py",
+    ]
     assert not (out / "handler.py").exists() and not (out / "imagesize").exists()
     wheel = (out / "pillow-13.0.0.dist-info" / "WHEEL").read_text()
     assert "cp314" in wheel and "aarch64" in wheel and "manylinux" in wheel

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from recognizer.contract import SETTINGS_BY_KEY, StackOutput, WatchlistStackOutput
+from recognizer.contract import SETTINGS_BY_KEY, StackOutput
 from tests.conftest import VARIANTS
 from tests.infra.helpers import only
 
@@ -45,9 +45,8 @@ def test_the_threshold_output_is_the_functions_threshold(
     template: dict[str, Any], custom: dict[str, Any], synth_template: Any
 ) -> None:
     for stack, threshold in ((template, "99"), (custom, "95.5")):
-        assert stack["Outputs"][str(WatchlistStackOutput.THRESHOLD)]["Value"] == threshold
+        assert stack["Outputs"][str(StackOutput.WATCHLIST_THRESHOLD)]["Value"] == threshold
         assert _variables(stack, "watchlist.handler.lambda_handler")["WATCHLIST_THRESHOLD"] == threshold
     without = synth_template()["Outputs"]
-    assert (
-        str(WatchlistStackOutput.THRESHOLD) not in without and StackOutput.WATCHLIST_COLLECTION not in without
-    )
+    assert StackOutput.WATCHLIST_THRESHOLD not in without
+    assert StackOutput.WATCHLIST_COLLECTION not in without

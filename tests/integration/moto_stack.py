@@ -121,6 +121,7 @@ def _faster_moto() -> None:
     models.unix_time_millis = unix_time_millis
     # ... and converts every attribute's name with regular expressions each time: the names are few.
     models.camelcase_to_underscores = functools.cache(models.camelcase_to_underscores)
+
     # ... and, for each message it hands out, reads the retention period through all the queue's
     # attributes (two counts of every message): same test, from the queue's own field.
     def retained(backend: Any, queue_name: str, message: Any) -> bool:
