@@ -88,42 +88,37 @@ def celebrity_appearances(
     dynamodb: Any, table: str, name: str, *, image: ImageRef | None, limit: int
 ) -> list[dict[str, Any]]:
     """Every image version the celebrity (exact name) was recognized in, via the index."""
-    condition = "#name = :name"
-    names = {"#name": CELEBRITY_INDEX_PARTITION_KEY}
-    values: dict[str, Any] = {":name": {"S": name}}
+    pages = _index_pages(dynamodb, table, CELEBRITY_INDEX, CELEBRITY_INDEX_PARTITION_KEY,
+                         CELEBRITY_INDEX_SORT_KEY, name, image)  # fmt: skip
+    return list(_first(_items(pages), limit))
+
+
+def _index_pages(dynamodb: Any, table: str, index: str, partition_key: str, sort_key: str, value: str,
+                 image: ImageRef | None) -> Any:  # fmt: skip
+    """The pages of a query of `index` for `value`, limited to one object's versions when `image`."""
+    condition = "#value = :value"
+    names = {"#value": partition_key}
+    values: dict[str, Any] = {":value": {"S": value}}
     if image is not None:
         # Every version of one object shares this prefix, also for keys the contract shortens.
         condition += " AND begins_with(#ref, :image)"
-        names["#ref"] = CELEBRITY_INDEX_SORT_KEY
+        names["#ref"] = sort_key
         values[":image"] = {"S": image_ref_prefix(image.bucket, image.key)}
-    pages = dynamodb.get_paginator("query").paginate(
+    return dynamodb.get_paginator("query").paginate(
         TableName=table,
-        IndexName=CELEBRITY_INDEX,
+        IndexName=index,
         KeyConditionExpression=condition,
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
-    return list(_first(_items(pages), limit))
 
 
 def person_matches(
     dynamodb: Any, table: str, name: str, *, image: ImageRef | None, limit: int
 ) -> list[dict[str, Any]]:
     """Every image version a watchlist person was matched in, via the person index."""
-    condition = "#person = :person"
-    names = {"#person": PERSON_INDEX_PARTITION_KEY}
-    values: dict[str, Any] = {":person": {"S": name}}
-    if image is not None:
-        condition += " AND begins_with(#ref, :image)"
-        names["#ref"] = PERSON_INDEX_SORT_KEY
-        values[":image"] = {"S": image_ref_prefix(image.bucket, image.key)}
-    pages = dynamodb.get_paginator("query").paginate(
-        TableName=table,
-        IndexName=PERSON_INDEX,
-        KeyConditionExpression=condition,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    pages = _index_pages(dynamodb, table, PERSON_INDEX, PERSON_INDEX_PARTITION_KEY, PERSON_INDEX_SORT_KEY,
+                         name, image)  # fmt: skip
     try:
         return [watchlist_match_of(item) for item in _first(_items(pages), limit)]
     except ContractError as exc:
