@@ -314,6 +314,21 @@ class StackOutput(StrEnum):
     VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL = "VideoCompletionDeadLetterQueueUrl"  # to redrive notices
 
 
+# The outputs only a stack with that option has (ResultsTableName: only with the results table).
+WATCHLIST_OUTPUTS = frozenset(
+    {StackOutput.WATCHLIST_COLLECTION, StackOutput.WATCHLIST_FUNCTION_NAME, StackOutput.WATCHLIST_THRESHOLD}
+)
+VIDEO_OUTPUTS = frozenset(
+    {
+        StackOutput.VIDEO_TIMELINES_BUCKET,
+        StackOutput.VIDEO_START_QUEUE_URL,
+        StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
+        StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,
+        StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
+    }
+)
+
+
 ENV_RESULTS_TABLE = "RESULTS_TABLE_NAME"  # absent: results are returned, not stored
 FUNCTION_SETTINGS = tuple(setting for setting in SETTINGS if setting.env)
 

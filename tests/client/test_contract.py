@@ -16,7 +16,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from recognizer.contract import StackOutput
+from recognizer.contract import VIDEO_OUTPUTS, WATCHLIST_OUTPUTS, StackOutput
 from tests.client.celeb_testkit import (
     KEYNOTE_FACES,
     function_environment,
@@ -26,23 +26,8 @@ from tests.client.celeb_testkit import (
 from tests.integration.rekognition_stub import CELEBRITIES, ERRORS_BY_KEY, NO_FACES
 
 # The stored-video outputs exist only with `-c video=true` (tests/client/test_video.py checks those).
-VIDEO_OUTPUTS = {
-    StackOutput.VIDEO_TIMELINES_BUCKET,
-    StackOutput.VIDEO_START_QUEUE_URL,
-    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
-    StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,
-    StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
-}
 # The watchlist's outputs exist only with -c watchlist=true (tests/client/test_watchlist.py's stack).
-CLIENT_OUTPUTS = (
-    {str(output) for output in StackOutput}
-    - VIDEO_OUTPUTS
-    - {
-        StackOutput.WATCHLIST_COLLECTION,
-        StackOutput.WATCHLIST_FUNCTION_NAME,
-        StackOutput.WATCHLIST_THRESHOLD,
-    }
-)
+CLIENT_OUTPUTS = {str(output) for output in StackOutput} - VIDEO_OUTPUTS - WATCHLIST_OUTPUTS
 # The client reads neither the cloud backfill's output here nor the dashboard's (operators open that).
 LOCAL_OUTPUTS = CLIENT_OUTPUTS - {
     StackOutput.BACKFILL_STATE_MACHINE,

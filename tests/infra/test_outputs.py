@@ -6,23 +6,13 @@ import json
 import re
 from typing import Any
 
-from recognizer.contract import StackOutput
+from recognizer.contract import VIDEO_OUTPUTS, WATCHLIST_OUTPUTS, StackOutput
 from tests.infra.helpers import logical_id_of
 
 # The client finds every resource through these names: the stack must declare exactly the contract's.
-WATCHLIST = {
-    StackOutput.WATCHLIST_COLLECTION,
-    StackOutput.WATCHLIST_FUNCTION_NAME,
-    StackOutput.WATCHLIST_THRESHOLD,
-}  # only with -c watchlist=true
-# The stored-video outputs exist only with `-c video=true` (tests/infra/test_video.py).
-VIDEO = {
-    StackOutput.VIDEO_TIMELINES_BUCKET,
-    StackOutput.VIDEO_START_QUEUE_URL,
-    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
-    StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,
-    StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
-}
+# Only with -c watchlist=true (tests/infra/test_watchlist*.py), only with -c video=true
+# (tests/infra/test_video.py).
+WATCHLIST, VIDEO = WATCHLIST_OUTPUTS, VIDEO_OUTPUTS
 COMMON = {str(output) for output in StackOutput} - {StackOutput.RESULTS_TABLE} - WATCHLIST - VIDEO
 
 

@@ -13,6 +13,7 @@ from moto.events.models import EventPattern
 
 from recognizer.contract import (
     SETTINGS_BY_KEY,
+    VIDEO_OUTPUTS,
     VIDEO_SWEEP_MINUTES,
     StackOutput,
     video_wait_minutes,
@@ -25,13 +26,6 @@ from tests.infra.helpers import as_list, logical_id_of, only, resources, stateme
 from tests.infra.test_security import wildcard_problems
 
 VIDEO = VARIANTS["video"]
-VIDEO_OUTPUTS = {
-    StackOutput.VIDEO_TIMELINES_BUCKET,
-    StackOutput.VIDEO_START_QUEUE_URL,
-    StackOutput.VIDEO_DEAD_LETTER_QUEUE_URL,
-    StackOutput.VIDEO_JOB_TIMEOUT_MINUTES,
-    StackOutput.VIDEO_COMPLETION_DEAD_LETTER_QUEUE_URL,
-}
 ROOT = Path(__file__).resolve().parents[2]
 
 
