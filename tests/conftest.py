@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -15,6 +16,19 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def _one_model_loader_per_data_path() -> None:
+    # Speed only: every botocore session parses the service models it uses from disk again, and
+    # moto's mock_aws starts each test with a new default session: one test's few clients spent a
+    # quarter second or more in json.loads. Sessions of this process share one loader per data path
+    # (its cache is what a single session already shares between its clients); subprocesses keep their own.
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.session.create_loader)
+
+
+_one_model_loader_per_data_path()
 
 ROOT = Path(__file__).resolve().parent.parent
 
