@@ -153,8 +153,20 @@ def bundled_function_dir(bundled_assembly: Path) -> Path:
 
 
 # The longest test files first, so that under pytest-xdist they do not start last and leave one
-# core idle at the end: the bundled function's integration tests, then the synthesized templates.
-_FIRST = ("tests/integration/", "tests/infra/")
+# core idle at the end (pyproject.toml turns off xdist's own reordering, by number of tests, which
+# put the one-test burst last): the burst, whose worker makes the bundled assembly meanwhile, then
+# the synthesized templates on the other worker, then the other integration tests (the assembly is
+# made by then), then the client's longest files.
+_FIRST = (
+    "tests/integration/test_burst.py",
+    "tests/infra/test_backfill.py",
+    "tests/infra/test_video.py",
+    "tests/infra/",
+    "tests/integration/",
+    "tests/client/test_cloud_backfill.py",
+    "tests/client/test_recognize.py",
+    "tests/client/",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
