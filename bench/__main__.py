@@ -120,12 +120,23 @@ NOTES = """- Target missed: *warm overhead with results table*. A first delivery
   DynamoDB's account-ID endpoint mode is off (Lambda's credentials carry no account id, so the
   regional endpoint is used either way), which took about 50 us off each DynamoDB call. Without the
   table the target is met.
-- Target missed: *make test*. The 500-upload burst on moto_server is about half of it (100 s): moto
-  5.2.5 deep-copies the results table for every TransactWriteItems. With
-  `tests/handler/moto_transactions.install()` in the harness's moto_server (it keeps only the
-  items a transaction names) the burst takes about 58 s instead.
-- *cdk synth, default app* sits at the 1.5x line and moves with the machine's load (1.4x-1.7x in
-  repeated runs); switching the cloud backfill off changes it by nothing measurable.
+- Target missed: *make test*. pytest runs on both cores (pytest-xdist, a file per worker, in
+  the order tests/conftest.py gives); it is CPU-bound: about 260 CPU-seconds for 932 tests, so
+  two cores cannot go much under 130 s. The largest items: the 500-upload burst on moto_server
+  (about 55 CPU-s, 10 of them the bundled synthesis), cfn-lint over every variant (10 s), the
+  first synthesis in each worker (7-9 s each, jsii's warm-up), the cloud backfill run by moto's
+  Step Functions interpreter (35 s for its two files). Separate runs gave 132 s and 143 s; the
+  bench's median above ran with the machine slower overall (the empty stack's synthesis took
+  8.2 s, against 6.6 s a week earlier). Under 120 s needs the burst's moto server or drainers to
+  cost less, or a third core.
+- Tried for the warm overhead and not kept: parameter validation off for S3 and Rekognition (no
+  measurable change); the summary's celebrities as one JSON string (about 20% less per image,
+  still about 16x, and a stored shape readers would have to parse); caching botocore's endpoint
+  resolution per operation (about 18x with the former, but a patch of botocore's internals in
+  production code).
+- *cdk synth, default app* sits at the 1.5x line and moves with the machine's load (1.39x and
+  1.52x in two runs of this day; 1.4x-1.7x before); switching the cloud backfill off changes it by
+  nothing measurable.
 """
 
 
