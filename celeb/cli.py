@@ -97,8 +97,9 @@ def global_options(
 ) -> None:
     """Recognize celebrities in images with the deployed CelebrityRecognition stack.
 
-    Exit status: 0 ok, 1 recognition failed, 2 usage (bad option, missing file, not an image),
-    3 configuration (stack or output missing), 4 AWS access, 5 throttled, 130 interrupted.
+    Exit status: 0 ok, 1 recognition failed (or a video's wait ran out), 2 usage (bad option, missing
+    file, not an image), 3 configuration (stack or output missing), 4 AWS access, 5 throttled,
+    130 interrupted.
     """
     ctx.obj = GlobalOptions(stack=stack, region=region, profile=profile)
 

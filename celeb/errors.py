@@ -4,7 +4,8 @@ Every failure reaches the user as one `error: ...` line on stderr, never a trace
 
 Exit status:
     0    success
-    1    recognition failed: the function returned an error for at least one image
+    1    recognition failed: the function returned an error for at least one image, or a video got
+         no result before the wait's deadline
     2    usage: bad option or argument, file not found, not a JPEG/PNG file
     3    configuration: stack not found, a required stack output missing (e.g. no results table),
          no region, unknown profile, the function or bucket named by the stack is gone, a results

@@ -1,7 +1,8 @@
 """The event path: S3 upload events -> EventBridge rule -> SQS queue -> the function in batches.
 
 The images bucket publishes its events to the account's default event bus (a property of the bucket,
-see `storage.py`); each consumer of uploads has a rule of its own there. This one delivers image
+see `storage.py`); consumers of uploads take them from this rule (the watchlist is a second target)
+or a rule of their own (stored video). This one delivers image
 uploads to the queue, which absorbs bursts so that the function's concurrency, and so the Rekognition
 call rate, stays under the account's TPS quota; partial batch responses retry only the images that
 failed. An optional archive of the same events allows replaying a time window after an outage.

@@ -1,7 +1,8 @@
 """The images bucket and the bucket that receives its server access logs.
 
-The images bucket publishes its events to the account's default EventBridge bus, where each
-consumer of uploads has a rule of its own (see `ingestion.py`).
+The images bucket publishes its events to the account's default EventBridge bus, where consumers
+of uploads take them from the upload rule (a target of their own) or a rule of their own (see
+`ingestion.py`).
 """
 
 from __future__ import annotations
