@@ -89,13 +89,22 @@ def log_image(
         )
         logger.log(level, "image analysis %s", outcome, extra={**fields, **(metrics or {})})
     elif metrics:
-        # The log level filters this image's line out (e.g. log_level=WARN hides successes), and Lambda
-        # would drop its metrics with it: a short line at the lowest level still kept carries them.
-        logger.log(logger.getEffectiveLevel(), "image metrics %s", outcome,
-                   extra={"outcome": str(outcome), **metrics})  # fmt: skip
+        _metrics_only(f"image metrics {outcome}", outcome, metrics)
 
 
-def log_event(message: str, level: int = logging.INFO, **fields: Any) -> None:
-    """A record about an event rather than an image (e.g. S3's test event being acknowledged)."""
+def log_event(
+    message: str, level: int = logging.INFO, *, metrics: Mapping[str, Any] | None = None, **fields: Any
+) -> None:
+    """A record about an event rather than an image (e.g. S3's test event being acknowledged);
+    ``metrics``: its Embedded Metric Format fields, kept when the log level hides the record."""
     if logger.isEnabledFor(level):
-        logger.log(level, message, extra=fields)
+        logger.log(level, message, extra={**fields, **(metrics or {})})
+    elif metrics:
+        _metrics_only(f"{message} (metrics)", fields.get("outcome"), metrics)
+
+
+def _metrics_only(message: str, outcome: Any, metrics: Mapping[str, Any]) -> None:
+    # The log level filters the record out (e.g. log_level=WARN hides successes), and Lambda would
+    # drop its metrics with it: a short line at the lowest level still kept carries them.
+    kept = {"outcome": None if outcome is None else str(outcome), **metrics}
+    logger.log(logger.getEffectiveLevel(), message, extra=kept)

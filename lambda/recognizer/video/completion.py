@@ -32,7 +32,7 @@ from recognizer.errors import ConfigurationError, InvalidEventError, Recognition
 from recognizer.results import utc_timestamp
 from recognizer.video.errors import VideoJobFailedError, VideoJobNotFoundError, VideoJobTimeoutError
 from recognizer.video.jobs import JobPage, job_pages
-from recognizer.video.metrics import log_with_metrics, video_metrics
+from recognizer.video.metrics import video_metrics
 from recognizer.video.services import VideoServices, video_services
 from recognizer.video.settings import load_video_settings
 from recognizer.video.timeline import appearances, detection
@@ -263,5 +263,5 @@ def _logged(
     figures = None
     if services is not None and outcome in _COUNTED:
         figures = video_metrics(services.settings.common.metrics_namespace, _COUNTED[outcome], services.now())
-    log_with_metrics(f"video job {outcome}", level, figures, **fields)
+    log.log_event(f"video job {outcome}", level, metrics=figures, **fields)
     return outcome

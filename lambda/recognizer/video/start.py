@@ -25,7 +25,7 @@ from recognizer.events import DirectInvocation, SqsBatch, UploadEvents, Work, pa
 from recognizer.results import utc_timestamp
 from recognizer.video.errors import VideoJobLimitError
 from recognizer.video.jobs import start_job
-from recognizer.video.metrics import log_with_metrics, video_metrics
+from recognizer.video.metrics import video_metrics
 from recognizer.video.probe import check_video
 from recognizer.video.services import VideoServices, video_services
 from recognizer.video.settings import load_video_settings
@@ -182,11 +182,11 @@ def _defer(record: dict[str, Any], services: VideoServices) -> bool:
             message_id=record.get("messageId"),
         )
         return False
-    log_with_metrics(
+    log.log_event(
         "video start deferred",
         # After about two hours of waiting someone should look at the account's video jobs.
         logging.WARNING if deferrals + 1 >= LONG_WAIT_DEFERRALS else logging.INFO,
-        video_metrics(
+        metrics=video_metrics(
             services.settings.common.metrics_namespace, VideoMetricName.STARTS_DEFERRED, services.now()
         ),
         message_id=record.get("messageId"),
@@ -243,5 +243,5 @@ def _logged(
     figures = None
     if services is not None and outcome in _COUNTED:
         figures = video_metrics(services.settings.common.metrics_namespace, _COUNTED[outcome], services.now())
-    log_with_metrics(f"video start {outcome}", level, figures, **fields)
+    log.log_event(f"video start {outcome}", level, metrics=figures, **fields)
     return outcome, job_id, error
