@@ -328,19 +328,20 @@ class Pipeline:
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
 
-    def summaries(self) -> dict[str, list[dict[str, Any]]]:
-        """The result (or recorded failure) items of each image key, without celebrity items."""
+    def summaries(self, items: list[dict[str, Any]] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """The result (or recorded failure) items of each image key, without celebrity items, from
+        `items` (a scan of the table when None)."""
         found: dict[str, list[dict[str, Any]]] = {}
-        for item in self.items():
+        for item in self.items() if items is None else items:
             pk, sk = item["pk"]["S"], item["sk"]["S"]
             if pk.startswith(IMAGE_PREFIX) and CELEBRITY_MARKER not in sk:
                 found.setdefault(pk.removeprefix(f"{IMAGE_PREFIX}{self.bucket}/"), []).append(item)
         return found
 
-    def celebrity_items(self) -> list[dict[str, Any]]:
+    def celebrity_items(self, items: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         return [
             i
-            for i in self.items()
+            for i in (self.items() if items is None else items)
             if i["pk"]["S"].startswith(IMAGE_PREFIX) and CELEBRITY_MARKER in i["sk"]["S"]
         ]
 
