@@ -120,15 +120,15 @@ NOTES = """- Target missed: *warm overhead with results table*. A first delivery
   DynamoDB's account-ID endpoint mode is off (Lambda's credentials carry no account id, so the
   regional endpoint is used either way), which took about 50 us off each DynamoDB call. Without the
   table the target is met.
-- Target missed: *make test*. pytest runs on both cores (pytest-xdist, a file per worker, in
-  the order tests/conftest.py gives); it is CPU-bound: about 260 CPU-seconds for 932 tests, so
-  two cores cannot go much under 130 s. The largest items: the 500-upload burst on moto_server
-  (about 55 CPU-s, 10 of them the bundled synthesis), cfn-lint over every variant (10 s), the
-  first synthesis in each worker (7-9 s each, jsii's warm-up), the cloud backfill run by moto's
-  Step Functions interpreter (35 s for its two files). Separate runs gave 132 s and 143 s; the
-  bench's median above ran with the machine slower overall (the empty stack's synthesis took
-  8.2 s, against 6.6 s a week earlier). Under 120 s needs the burst's moto server or drainers to
-  cost less, or a third core.
+- *make test* depends on when it runs more than on the code: the same commit took 165-170 s
+  (316 CPU-s under xdist) one hour and 95 s (173 CPU-s) the next, while a pure-Python loop ran at
+  one speed alone and two at once (the host, not the suite's parallelism). The row shows every
+  run. The largest items: the 500-upload burst on moto_server (about 28 CPU-s alone: the server 11,
+  the two drainers 6; its drain cannot end before the 12 s visibility timeout brings the
+  hard-throttled messages back), cfn-lint over every variant (10 s), the first synthesis in each
+  worker (jsii's warm-up), collection (about 7 s per worker, most of it pytest rewriting asserts),
+  the cloud backfill run by moto's Step Functions interpreter (its two files the longest after the
+  burst). On a slow hour of the host the suite still takes over 120 s.
 - Tried for the warm overhead and not kept: parameter validation off for S3 and Rekognition (no
   measurable change); the summary's celebrities as one JSON string (about 20% less per image,
   still about 16x, and a stored shape readers would have to parse); caching botocore's endpoint
