@@ -7,7 +7,7 @@ CDK := npx --no-install cdk
 CDK_ARGS ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint snapshot-update bootstrap deploy destroy integ ci-role bench clean
+.PHONY: install synth test lint snapshot-update bootstrap deploy destroy integ ci-role bench lock clean
 
 # The bundled function's integration tests run on Lambda's Python (3.14) when this machine has it,
 # else on the newest of 3.13 and 3.12 it has (README: Python versions); empty: the venv's own.
@@ -15,13 +15,16 @@ RUNTIME_PYTHON ?= $(firstword $(foreach v,3.14 3.13 3.12,\
 	$(wildcard /usr/bin/python$(v) /usr/local/bin/python$(v) $(HOME)/.pyenv/versions/$(v)*/bin/python$(v))))
 RUNTIME_VENV := $(VENV)/runtime
 
-$(STAMP): requirements.txt requirements-dev.txt lambda/requirements.txt lambda/watchlist/requirements.txt pyproject.toml package.json package-lock.json
+PIP_INSTALL = pip install --quiet --disable-pip-version-check
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt lambda/requirements.txt lambda/watchlist/requirements.txt pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# constraints.txt pins what the requirements pull in, so a fresh clone gets what CI tested.
+	$(BIN)/$(PIP_INSTALL) -r requirements-dev.txt -c constraints.txt
+	$(BIN)/$(PIP_INSTALL) --no-deps -e .
 	@# What Lambda's runtime provides to the function (boto3), at the version the tests pin.
 	if [ -n "$(RUNTIME_PYTHON)" ]; then $(RUNTIME_PYTHON) -m venv $(RUNTIME_VENV) && \
-		$(RUNTIME_VENV)/bin/pip install --quiet --disable-pip-version-check $$(grep '^boto3==' requirements-dev.txt); fi
+		$(RUNTIME_VENV)/bin/$(PIP_INSTALL) $$(grep '^boto3==' requirements-dev.txt) -c constraints.txt; fi
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -72,6 +75,15 @@ ci-role: install
 
 bench: install
 	$(BIN)/python -m bench --write
+
+# Re-resolve the requirements to the newest versions they allow and pin the result in constraints.txt
+# (its header says what to check after). In a scratch venv: .venv keeps what it has until `make install`.
+LOCK_VENV := $(VENV).lock
+lock:
+	rm -rf $(LOCK_VENV) && python3 -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/$(PIP_INSTALL) -r requirements-dev.txt
+	{ sed -n '/^#/p' constraints.txt; $(LOCK_VENV)/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .hypothesis
