@@ -128,23 +128,35 @@ NOTES = """- Target missed: *warm overhead with results table*, and no function 
   regional endpoint is used either way), which took about 50 us off each DynamoDB call. Without the
   table the target is met.
 - *make test* depends on when it runs more than on the code: the same commit took 165-170 s
-  (316 CPU-s under xdist) one hour and 95 s (173 CPU-s) the next, while a pure-Python loop ran at
-  one speed alone and two at once (the host, not the suite's parallelism). The row shows every
+  (316 CPU-s under xdist) one hour and 95 s (173 CPU-s) the next; a fresh clone's pytest took
+  88.8 s just before the run above. A pure-Python loop ran at one speed alone and two at once
+  (the host, not the suite's parallelism). The row shows every
   run. The largest items: the 500-upload burst on moto_server (about 28 CPU-s alone: the server 11,
   the two drainers 6; its drain cannot end before the 12 s visibility timeout brings the
   hard-throttled messages back), cfn-lint over every variant (10 s), the first synthesis in each
   worker (jsii's warm-up), collection (about 7 s per worker, most of it pytest rewriting asserts),
   the cloud backfill run by moto's Step Functions interpreter (its two files the longest after the
   burst). On a slow hour of the host the suite still takes over 120 s.
+- The function's own code, timed alone (the same invocation with AWS answered by plain Python
+  objects, no botocore): 354 us, of which boto3's TypeSerializer and the float-to-Decimal walk
+  before it are about 45%. Typed items built by hand would save about 130 us: about 14x, still
+  under the ceiling, and a serializer of our own where boto3 has one.
 - Tried for the warm overhead and not kept: parameter validation off for S3 and Rekognition (no
   measurable change); the summary's celebrities as one JSON string with a plain typed serializer
   in place of boto3's (13.5x to 15.3x in one run; its replayed calls 0.81 ms against 0.94 ms, so
   still a ceiling near 20x, and a stored shape every reader would have to parse); caching
   botocore's endpoint resolution per operation (about 18x with the former, but a patch of
   botocore's internals in production code).
-- *cdk synth, default app* sits at the 1.5x line and moves with the machine's load (1.39x and
-  1.52x in two runs of this day; 1.4x-1.7x before); switching the cloud backfill off changes it by
-  nothing measurable.
+- *cdk synth, default app* sits around the 1.5x line and moves with the host's load: 1.61x and
+  1.37x in two runs of 2026-12-07 (empty stack 4.40 s and 5.60 s), 1.39x-1.68x before. Where the
+  time goes, timed by phase in the app's own Python process: the empty stack's 2.8 s are mostly
+  aws-cdk-lib's built-in CloudFormation Validate (2.0 s: it runs on every synthesis;
+  `CDK_VALIDATION=false` skips it), and this app adds importing its construct modules and cdk-nag
+  (0.6 s), building the tree (0.55 s, about 400 jsii round trips), validating a larger template
+  (0.6 s more) and cdk-nag's packs, asset staging and writing (0.45 s). The CLI's own share is
+  the same for both (2.35 s to read either finished assembly). Importing the watchlist and video
+  constructs only when switched on would save 20 ms (measured); validation and cdk-nag are gates,
+  kept. Switching the cloud backfill off changes the figure by nothing measurable.
 """
 
 
